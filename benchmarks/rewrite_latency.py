@@ -1,0 +1,98 @@
+"""Rewriter latency on the CPU: the None short-circuit, a full ReCoT rewrite, batched throughput.
+
+    python benchmarks/rewrite_latency.py --out results/bench/rewrite_latency.json [--adapter DIR] [--int8]
+
+Without a trained adapter the base model does not follow the ReCoT format, so the two paths are
+timed by their token budgets, which is what they cost: the None path is the prompt prefill plus
+3 generated tokens (" None\\n"); a full rewrite is prefill plus --rewrite-tokens tokens (a terse
+"crimson; orb\\nRewrite: a red circle left of a blue square" answer is ≈ 20–28 tokens). With
+--adapter, real rewrites of benchmark user queries are timed end to end as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import summary_ms, write  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="results/bench/rewrite_latency.json")
+    ap.add_argument("--model", default="embedded")
+    ap.add_argument("--adapter", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--int8", action="store_true")
+    ap.add_argument("--n", type=int, default=24)
+    ap.add_argument("--rewrite-tokens", type=int, default=26)
+    a = ap.parse_args()
+    import torch
+
+    from raqo_core.data.manifest import load_manifest
+    from raqo_core.paths import embedded_benchmark_dir
+    from raqo_core.rewriter import prompt as P
+    from raqo_core.rewriter.lm import LMBackend
+    from raqo_core.rewriter.models import load_causal_lm
+
+    torch.set_num_threads(a.threads)
+    t0 = time.perf_counter()
+    lm = load_causal_lm(a.model, adapter=a.adapter, quantize_int8=a.int8)
+    load_s = time.perf_counter() - t0
+    be = LMBackend(lm.model, lm.tokenizer)
+    m = load_manifest(embedded_benchmark_dir(0))
+    queries = [t for r in m.split("test")[: a.n] for t in r.texts("user")[:1]][: a.n]
+    prompts = [be.chat_prompt(P.messages(q), P.response_prefix("recot")) for q in queries]
+    prompt_tokens = [len(lm.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+
+    def timed(budget: int, bs: int) -> list[float]:
+        be.generate(prompts[:bs], max_new_tokens=budget)  # warm-up
+        out = []
+        for i in range(0, len(prompts), bs):
+            t = time.perf_counter()
+            g = be.generate(prompts[i : i + bs], max_new_tokens=budget, is_done=lambda _t: False)
+            out.append(time.perf_counter() - t)
+            assert g.new_tokens == budget
+        return out
+
+    none_path = timed(3, 1)
+    full_path = timed(a.rewrite_tokens, 1)
+    batched = timed(a.rewrite_tokens, 8)
+    res = {
+        "model": lm.name,
+        "adapter": a.adapter,
+        "int8": a.int8,
+        "threads": a.threads,
+        "load_seconds": round(load_s, 2),
+        "prompt_tokens_mean": sum(prompt_tokens) / len(prompt_tokens),
+        "none_path_batch1": summary_ms(none_path),
+        "full_rewrite_batch1": {
+            **summary_ms(full_path),
+            "tokens": a.rewrite_tokens,
+            "tok_per_s": round(a.rewrite_tokens / (sum(full_path) / len(full_path)), 1),
+        },
+        "full_rewrite_batch8": {
+            "queries_per_s": round(len(prompts) / sum(batched), 2),
+            "tok_per_s": round(len(prompts) * a.rewrite_tokens / sum(batched), 1),
+        },
+        "targets": {"none_path_p50_ms": 150, "full_rewrite_p50_ms": 1000, "batched_queries_per_s": 8},
+    }
+    if a.adapter:
+        from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
+
+        rw = Rewriter(RewriterConfig(model=a.model, adapter=a.adapter, quantize_int8=a.int8, cache_size=0)).load()
+        lat = []
+        applied = 0
+        for q in queries:
+            r = rw.rewrite(q)
+            lat.append(r.latency_ms / 1000)
+            applied += r.applied
+        res["end_to_end_batch1"] = {**summary_ms(lat), "applied": applied, "n": len(queries)}
+    write(a.out, res)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+from haystack_integrations.components.retrievers.raqo.text_to_image_retriever import (
+    OpenCLIPTextToImageRetriever,
+)
+
+__all__ = ["OpenCLIPTextToImageRetriever"]

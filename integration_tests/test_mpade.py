@@ -1,0 +1,150 @@
+"""MPADE end to end with the embedded retriever and the offline agent: schemas, filtering,
+perturbation labelling, resume-after-kill equivalence, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from raqo_core.data.manifest import load_manifest
+from raqo_core.errors import RAQOError
+from raqo_core.io import read_jsonl
+from raqo_core.mpade.agents import OfflineAgent, caption_vocabulary
+from raqo_core.mpade.config import MPADEConfig
+from raqo_core.mpade.engine import perturb_query, run_mpade
+from raqo_core.retriever.base import shared_retriever
+
+pytestmark = pytest.mark.integration
+FILES = ("D_CCR.jsonl", "D_QRE.jsonl", "D_PRO.jsonl")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from raqo_core.data.synth import SynthConfig, generate
+
+    d = tmp_path_factory.mktemp("mpade_bench")
+    generate(d, SynthConfig(seed=11, n_train=200, n_val=0, n_test=0), progress=False)
+    m = load_manifest(d)
+    r = shared_retriever("embedded")
+    vocab = caption_vocabulary([c for x in m.split("train") for c in x.captions])
+    return d, m, r, vocab
+
+
+def _cfg(**kw):
+    return MPADEConfig(register="user", limit=240, chunk_size=16, rounds=2, **kw)
+
+
+def test_schemas_and_statistics(setup, tmp_path):
+    d, m, r, vocab = setup
+    meta = run_mpade(m, r, OfflineAgent(r, vocab), tmp_path, _cfg(), vocabulary=vocab, progress=False)
+    assert meta["finished"] and meta["labels"]["ambiguous"] > 0 and meta["labels"]["unambiguous"] > 0
+    ccr, qre, pro = (read_jsonl(tmp_path / f) for f in FILES)
+    assert ccr and qre and pro
+    for x in ccr:
+        assert set(x) == {"query", "concepts", "source"} and isinstance(x["concepts"], list)
+    assert any(x["concepts"] == [] for x in ccr), "None examples from unambiguous queries"
+    for x in qre:
+        assert set(x) == {"query", "concepts", "rewrite", "score"} and x["rewrite"] != x["query"]
+    for x in pro:
+        scores = [c["score"] for c in x["candidates"]]
+        assert len(scores) >= 2 and scores == sorted(scores, reverse=True)
+    saved = json.loads((tmp_path / "meta.json").read_text())
+    assert saved["retriever_fingerprint"] == r.fingerprint and saved["config"]["unambiguous_k"] == 5
+    assert saved["counts"]["D_PRO"] == len(pro) and sum(saved["pro_list_lengths"].values()) == len(pro)
+    assert "Top challenging concepts" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "concepts.png").stat().st_size > 1000
+
+
+def test_filtering_drops_and_reports(setup, tmp_path):
+    d, m, r, vocab = setup
+    meta = run_mpade(m, r, OfflineAgent(r, vocab), tmp_path / "strict", _cfg(filter_threshold=0.99), vocabulary=vocab, progress=False)
+    loose = run_mpade(m, r, OfflineAgent(r, vocab), tmp_path / "loose", _cfg(filter_threshold=-1.0), vocabulary=vocab, progress=False)
+    assert loose["filtering"]["dropped"] == {"rewrites": 0, "perturbations": 0}
+    assert meta["filtering"]["dropped"]["rewrites"] > 0
+    assert meta["counts"]["D_QRE"] < loose["counts"]["D_QRE"]
+
+
+def test_run_that_yields_nothing_says_so(setup, tmp_path):
+    d, m, r, vocab = setup
+    with pytest.raises(RAQOError, match="MPADE produced no training pairs.*Nothing was written"):
+        run_mpade(m, r, OfflineAgent(r, vocab), tmp_path, _cfg(filter_threshold=1.0, perturb=False), vocabulary=vocab, progress=False)
+    assert not (tmp_path / "D_QRE.jsonl").exists()
+
+
+def test_perturbation_labelling(setup):
+    _, m, r, vocab = setup
+    rec = m.split("train")[0]
+    gt = r.encode_images([m.image_path(rec)])[0]
+    q = rec.captions[0]
+    p = perturb_query(q, gt, r, vocab, margin=-1.0)
+    assert p is not None
+    new, concepts, drop = p
+    assert len(concepts) == 1 and concepts[0] not in vocab and concepts[0] in new.split()
+    assert len(new.split()) == len(q.split()) and sum(a != b for a, b in zip(new.split(), q.split(), strict=True)) == 1
+    assert drop == pytest.approx(float(r.encode_texts([q])[0] @ gt - r.encode_texts([new])[0] @ gt), abs=1e-4)
+    assert perturb_query(q, gt, r, vocab, margin=2.0) is None  # a similarity can't drop by 2
+
+
+def test_resume_after_kill_gives_identical_files(setup, tmp_path):
+    d, m, r, vocab = setup
+    full = tmp_path / "full"
+    run_mpade(m, r, OfflineAgent(r, vocab), full, _cfg(), vocabulary=vocab, progress=False)
+    part = tmp_path / "part"
+    meta = run_mpade(m, r, OfflineAgent(r, vocab), part, _cfg(), vocabulary=vocab, progress=False, stop_after_chunks=3)
+    assert not meta["finished"] and (part / "meta.partial.json").exists() and not (part / "D_QRE.jsonl").exists()
+    with (part / "records.jsonl").open("a") as fh:
+        fh.write('{"i": 999999, "kind": "ambig')  # torn line of a chunk that never committed
+    run_mpade(m, r, OfflineAgent(r, vocab), part, _cfg(), vocabulary=vocab, progress=False)
+    for f in FILES:
+        assert (part / f).read_bytes() == (full / f).read_bytes(), f
+
+
+@pytest.mark.slow
+def test_cli_killed_process_resumes(setup, tmp_path):
+    d, *_ = setup
+    out = tmp_path / "cli"
+
+    def command(dest):
+        return [
+            sys.executable,
+            "-m",
+            "raqo_core.cli",
+            "mpade",
+            "--data",
+            str(d),
+            "--agent",
+            "offline",
+            "--out",
+            str(dest),
+            "--register",
+            "user",
+            "--limit",
+            "240",
+            "--rounds",
+            "2",
+            "--threads",
+            "1",
+        ]
+
+    cmd = command(out)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "done.txt").exists() and (out / "done.txt").read_text().strip():
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.2)
+    proc.wait()
+    assert not (out / "meta.json").exists()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ref = tmp_path / "ref"
+    subprocess.run(command(ref), env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for f in FILES:
+        assert (out / f).read_bytes() == (ref / f).read_bytes(), f

@@ -1,0 +1,363 @@
+"""MPADE agents: given a query the retriever misreads, name the challenging concepts and
+propose rewrites. One protocol, so users can add their own.
+
+- :class:`OfflineAgent` needs no MLLM: it edits the query with WordNet and with the retriever's own
+  training vocabulary and keeps what the retriever's feedback rewards. Works on any dataset.
+- :class:`ChatMLLMAgent` asks any OpenAI-compatible chat endpoint with image input (vLLM, Ollama,
+  hosted APIs) — the paper's setting.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from raqo_core.errors import RAQOError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentRequest:
+    """One ambiguous query in one optimisation round."""
+
+    query: str
+    gt_image: Path
+    candidates: list[Path]  # the retriever's wrong top candidates
+    history: list[tuple[str, int]] = field(default_factory=list)  # earlier proposals and their GT ranks
+    round: int = 0
+    gt_embedding: np.ndarray | None = None
+    candidate_embeddings: np.ndarray | None = None
+
+
+@dataclass
+class Proposal:
+    concepts: list[str]
+    rewrites: list[str]
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Agent(Protocol):
+    name: str
+
+    def propose_batch(self, requests: Sequence[AgentRequest]) -> list[Proposal]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+# --- offline agent -------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z][a-z'\-]*")
+STOPWORDS = frozenset(["a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "with", "and", "or", "is", "are", "be", "it", "its"])
+
+
+def tokenize_words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def caption_vocabulary(captions: Sequence[str], min_count: int = 3) -> Counter[str]:
+    """Words of the retriever's training captions, with counts (``min_count`` or more)."""
+    c = Counter(w for t in captions for w in tokenize_words(t))
+    return Counter({w: n for w, n in c.items() if n >= min_count})
+
+
+class OfflineAgent:
+    """Retriever-guided lexical editing, no MLLM needed.
+
+    Edits: delete a word, delete a leading or trailing span (framing such as "i'm looking for a
+    picture showing", ", i think"), or substitute a word with a candidate from (a) WordNet
+    synonyms/hypernyms that occur in the retriever's training vocabulary and (b) the vocabulary
+    words nearest to it in the retriever's own text space. Each edit is scored with the retriever:
+    ``cos(text, GT image) - max cos(text, wrong candidates)``; the best edit is applied greedily
+    while it helps. Every state along the path is a proposal; the edited words are the concepts.
+    """
+
+    name = "offline"
+
+    def __init__(
+        self,
+        retriever: Any,
+        vocabulary: Counter[str],
+        *,
+        max_edits: int = 6,
+        neighbours: int = 6,
+        use_wordnet: bool = True,
+        n_proposals: int = 6,
+        min_gain: float = 1e-3,
+    ) -> None:
+        if not vocabulary:
+            raise RAQOError("OfflineAgent needs a non-empty training-caption vocabulary")
+        self.retriever = retriever
+        self.vocab = vocabulary
+        self.max_edits = max_edits
+        self.neighbours = neighbours
+        self.use_wordnet = use_wordnet
+        self.n_proposals = n_proposals
+        self.min_gain = min_gain
+        self._words = sorted(w for w in vocabulary if w not in STOPWORDS)
+        self._word_emb = retriever.encode_texts(self._words, batch_size=256) if self._words else np.zeros((0, 1))
+        self._cand_cache: dict[str, list[str]] = {}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "vocabulary": len(self.vocab),
+            "max_edits": self.max_edits,
+            "neighbours": self.neighbours,
+            "wordnet": self.use_wordnet,
+        }
+
+    def substitutes(self, word: str) -> list[str]:
+        """Vocabulary words that may replace ``word`` (WordNet relations, then text-space neighbours)."""
+        if word in self._cand_cache:
+            return self._cand_cache[word]
+        out: list[str] = []
+        if self.use_wordnet:
+            from raqo_core import lexicon
+
+            try:
+                related = lexicon.synonyms(word, limit=30) + lexicon.hypernyms(word, pos=None, limit=5)
+            except RAQOError:
+                related = []
+            out += [w for w in related if w in self.vocab and w != word and w not in out]
+        if self.neighbours and len(self._words):
+            e = self.retriever.encode_texts([word])[0]
+            sims = self._word_emb @ e
+            added = 0
+            for j in np.argsort(-sims, kind="stable"):
+                w = self._words[int(j)]
+                if w == word:
+                    continue
+                if w not in out:
+                    out.append(w)
+                added += 1
+                if added >= self.neighbours:
+                    break
+        self._cand_cache[word] = out
+        return out
+
+    def _edits(self, words: list[str]) -> list[tuple[list[str], str]]:
+        """All single edits of ``words``: (new words, the concept it touches)."""
+        out: list[tuple[list[str], str]] = []
+        n = len(words)
+        for i, w in enumerate(words):
+            if w in STOPWORDS:
+                continue
+            out.append((words[:i] + words[i + 1 :], w))
+            for c in self.substitutes(w):
+                out.append((words[:i] + c.split() + words[i + 1 :], w))
+        for j in range(2, n // 2 + 1):  # framing spans (2+ words) at either end; single words are above
+            out.append((words[j:], " ".join(words[:j])))
+            out.append((words[: n - j], " ".join(words[n - j :])))
+        return [(ws, c) for ws, c in out if ws]
+
+    def _score(self, texts: list[str], req: AgentRequest) -> np.ndarray:
+        emb = self.retriever.encode_texts(texts, batch_size=256)
+        s = emb @ req.gt_embedding
+        if req.candidate_embeddings is not None and len(req.candidate_embeddings):
+            s = s - (emb @ req.candidate_embeddings.T).max(axis=1)
+        return s
+
+    def propose(self, req: AgentRequest) -> Proposal:
+        if req.gt_embedding is None:
+            req.gt_embedding = self.retriever.encode_images([req.gt_image])[0]
+        start = req.query
+        if req.history:  # continue from the best earlier proposal (lowest GT rank)
+            start = min(req.history, key=lambda h: h[1])[0]
+        words = tokenize_words(start)
+        if not words:
+            return Proposal([], [], error="no words to edit")
+        current = self._score([" ".join(words)], req)[0]
+        concepts: list[str] = []
+        states: list[str] = []
+        alternatives: list[tuple[float, str]] = []
+        for _ in range(self.max_edits):
+            edits = self._edits(words)
+            if not edits:
+                break
+            texts = [" ".join(ws) for ws, _ in edits]
+            scores = self._score(texts, req)
+            order = np.argsort(-scores, kind="stable")
+            best = int(order[0])
+            alternatives = [(float(scores[int(k)]), texts[int(k)]) for k in order[1:4]]
+            if scores[best] <= current + self.min_gain:
+                break
+            words, concept = edits[best]
+            current = float(scores[best])
+            if concept not in concepts:
+                concepts.append(concept)
+            states.append(" ".join(words))
+        proposals = list(dict.fromkeys(states[::-1] + [t for _, t in alternatives]))  # best (latest) first
+        seen = {h[0] for h in req.history} | {req.query.lower()}
+        proposals = [p for p in proposals if p not in seen][: self.n_proposals]
+        return Proposal(concepts, proposals)
+
+    def propose_batch(self, requests: Sequence[AgentRequest]) -> list[Proposal]:
+        out = []
+        for r in requests:
+            try:
+                out.append(self.propose(r))
+            except RAQOError as exc:
+                out.append(Proposal([], [], error=str(exc)))
+        return out
+
+
+# --- chat MLLM agent -----------------------------------------------------------------------
+
+CHAT_SYSTEM = (
+    "You help a text-to-image retriever. You see a search query, the correct image (first) and images the "
+    "retriever wrongly ranked higher. Name the concepts in the query that the retriever misreads, and rewrite "
+    "the query so the retriever finds the correct image: change only those concepts, keep the intent. "
+    'Answer with JSON only: {"concepts": ["..."], "rewrites": ["...", "..."]}'
+)
+
+
+def _data_url(path: Path) -> str:
+    data = Path(path).read_bytes()
+    mime = "image/png" if str(path).lower().endswith(".png") else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+class ChatMLLMAgent:
+    """An OpenAI-compatible ``/chat/completions`` endpoint with image input.
+
+    Args:
+        base_url: e.g. ``http://localhost:8000/v1`` (vLLM), ``http://localhost:11434/v1`` (Ollama).
+        model: the served model name.
+        api_key_env: environment variable holding the key (never passed in code or config files).
+        concurrency: requests in flight at once.
+        max_retries: retries after 429, 5xx, timeouts, connection errors and malformed JSON.
+        timeout_s: per-request timeout.
+        n_rewrites: rewrites asked for per request.
+    """
+
+    name = "chat"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        max_retries: int = 3,
+        timeout_s: float = 60.0,
+        backoff_s: float = 0.5,
+        n_rewrites: int = 5,
+        max_candidates: int = 3,
+        temperature: float = 0.0,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise RAQOError(f"base_url must be an http(s) URL, got {base_url!r}")
+        if concurrency < 1 or max_retries < 0:
+            raise RAQOError(f"concurrency must be >= 1 and max_retries >= 0, got {concurrency}, {max_retries}")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key_env = api_key_env
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.timeout_s = timeout_s
+        self.backoff_s = backoff_s
+        self.n_rewrites = n_rewrites
+        self.max_candidates = max_candidates
+        self.temperature = temperature
+        self.usage = {"requests": 0, "retries": 0, "failures": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self._lock = threading.Lock()
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "model": self.model, "concurrency": self.concurrency, "usage": dict(self.usage)}
+
+    def _payload(self, req: AgentRequest) -> dict[str, Any]:
+        text = f"Query: {req.query}\nAsk for {self.n_rewrites} rewrites."
+        if req.history:
+            text += "\nEarlier rewrites and the rank of the correct image (0 = top):\n" + "\n".join(
+                f"- {q} (rank {r})" for q, r in req.history[-8:]
+            )
+        content: list[dict[str, Any]] = [
+            {"type": "text", "text": text},
+            {"type": "image_url", "image_url": {"url": _data_url(req.gt_image)}},
+        ]
+        for c in req.candidates[: self.max_candidates]:
+            content.append({"type": "image_url", "image_url": {"url": _data_url(c)}})
+        return {
+            "model": self.model,
+            "temperature": self.temperature,
+            "response_format": {"type": "json_object"},
+            "messages": [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": content}],
+        }
+
+    @staticmethod
+    def parse_answer(text: str) -> tuple[list[str], list[str]]:
+        """``{"concepts": [...], "rewrites": [...]}`` (a fenced code block around it is tolerated)."""
+        m = re.search(r"\{.*\}", text, re.S)
+        if not m:
+            raise ValueError("no JSON object in the answer")
+        obj = json.loads(m.group(0))
+        concepts = [str(c).strip() for c in obj.get("concepts") or [] if str(c).strip()]
+        rewrites = [str(r).strip() for r in obj.get("rewrites") or [] if str(r).strip()]
+        if not rewrites and not isinstance(obj.get("rewrites"), list):
+            raise ValueError("answer has no 'rewrites' list")
+        return concepts, rewrites
+
+    def _post(self, payload: dict[str, Any]) -> Proposal:
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        body = json.dumps(payload).encode()
+        last = "unknown error"
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                with self._lock:
+                    self.usage["retries"] += 1
+            delay = self.backoff_s * (2**attempt)
+            try:
+                with self._lock:
+                    self.usage["requests"] += 1
+                rq = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+                with urllib.request.urlopen(rq, timeout=self.timeout_s) as resp:
+                    data = json.loads(resp.read().decode())
+                text = data["choices"][0]["message"]["content"]
+                concepts, rewrites = self.parse_answer(text)
+                usage = data.get("usage") or {}
+                with self._lock:
+                    self.usage["prompt_tokens"] += int(usage.get("prompt_tokens", 0))
+                    self.usage["completion_tokens"] += int(usage.get("completion_tokens", 0))
+                return Proposal(concepts, rewrites, None, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code} from {self.url}"
+                if exc.code != 429 and exc.code < 500:
+                    break  # 4xx other than 429: retrying will not help
+                retry_after = exc.headers.get("Retry-After") if exc.headers else None
+                if retry_after and retry_after.replace(".", "", 1).isdigit():
+                    delay = min(float(retry_after), 30.0)
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                last = f"cannot reach {self.url}: {getattr(exc, 'reason', exc)}"
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                last = f"malformed answer from {self.url}: {exc}"
+            if attempt < self.max_retries:
+                time.sleep(delay)
+        with self._lock:
+            self.usage["failures"] += 1
+        return Proposal([], [], error=last)
+
+    def propose_batch(self, requests: Sequence[AgentRequest]) -> list[Proposal]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(lambda r: self._post(self._payload(r)), requests))

@@ -1,0 +1,38 @@
+"""MPADE configuration (the paper's thresholds by default)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from raqo_core.errors import RAQOError
+
+
+@dataclass
+class MPADEConfig:
+    split: str = field(default="train", metadata={"help": "split whose queries are mined"})
+    register: str = field(default="captions", metadata={"help": "caption register used as queries (the embedded benchmark: user)"})
+    unambiguous_k: int = field(default=5, metadata={"help": "GT within the top K → unambiguous (paper: 5)"})
+    ambiguous_k: int = field(default=10, metadata={"help": "GT beyond the top K → ambiguous (paper: 10)"})
+    rounds: int = field(default=3, metadata={"help": "optimisation rounds per ambiguous query"})
+    target_rewrites: int = field(default=5, metadata={"help": "stop a query once this many rewrites are accepted (PRO list length)"})
+    n_candidates: int = field(default=3, metadata={"help": "wrong top candidates shown to the agent"})
+    perturb: bool = field(default=True, metadata={"help": "perturb unambiguous queries with rare WordNet synonyms"})
+    perturb_margin: float = field(default=0.02, metadata={"help": "min drop of text–GT-image similarity to keep a perturbation"})
+    filter_threshold: float = field(default=0.5, metadata={"help": "min MiniLM similarity between a generated query and its original"})
+    none_ratio: float = field(default=0.5, metadata={"help": "None examples in D_CCR per concept example"})
+    limit: int | None = field(default=None, metadata={"help": "mine only the first N queries (dry runs)"})
+    queries_per_image: int | None = field(default=None, metadata={"help": "use at most N captions per image"})
+    chunk_size: int = field(default=64, metadata={"help": "queries per resumable chunk"})
+    seed: int = field(default=0, metadata={"help": "seed for sampling None examples"})
+
+    def validate(self) -> None:
+        if not 1 <= self.unambiguous_k <= self.ambiguous_k:
+            raise RAQOError(f"need 1 <= unambiguous_k <= ambiguous_k, got {self.unambiguous_k} and {self.ambiguous_k}")
+        if self.rounds < 1 or self.target_rewrites < 1 or self.chunk_size < 1:
+            raise RAQOError(
+                f"rounds, target_rewrites and chunk_size must be >= 1, got {self.rounds}, {self.target_rewrites}, {self.chunk_size}"
+            )
+        if not -1 <= self.filter_threshold <= 1:
+            raise RAQOError(f"filter_threshold must be in [-1, 1], got {self.filter_threshold}")
+        if self.limit is not None and self.limit < 1:
+            raise RAQOError(f"limit must be >= 1, got {self.limit}")

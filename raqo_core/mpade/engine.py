@@ -1,0 +1,299 @@
+"""The MPADE run: assessment → ambiguous-query optimisation → unambiguous-query perturbation →
+query-pair filtering → D_CCR / D_QRE / D_PRO, resumable and deterministic.
+
+Resumability: queries are processed in fixed chunks; each finished chunk appends all its
+records to ``records.jsonl`` in one write and is then marked in ``done.txt``. A run killed at any
+point restarts at the first unfinished chunk (records of a half-written chunk are ignored), and
+the final files are rebuilt from the records sorted by query index, so an interrupted run ends
+with the same files as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from raqo_core.data.manifest import Manifest, load_manifest
+from raqo_core.errors import RAQOError
+from raqo_core.io import atomic_write_json
+from raqo_core.mpade.agents import STOPWORDS, Agent, AgentRequest, tokenize_words
+from raqo_core.mpade.assessment import (
+    AMBIGUOUS,
+    UNAMBIGUOUS,
+    QueryItem,
+    count_labels,
+    ranks_against,
+    top_wrong,
+)
+from raqo_core.mpade.config import MPADEConfig
+
+logger = logging.getLogger(__name__)
+RECORDS, DONE = "records.jsonl", "done.txt"
+
+
+class _State:
+    """Append-only records + a done-set of chunk ids."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.records_path = out / RECORDS
+        self.done_path = out / DONE
+        self.done: set[int] = set()
+        if self.done_path.is_file():
+            self.done = {int(x) for x in self.done_path.read_text().split() if x.strip().isdigit()}
+        self.records: dict[int, dict[str, Any]] = {}
+        if self.records_path.is_file():
+            with self.records_path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue  # torn by a crash
+                    if rec.get("chunk") in self.done:
+                        self.records[int(rec["i"])] = rec
+
+    def commit(self, chunk: int, records: list[dict[str, Any]]) -> None:
+        with self.records_path.open("a", encoding="utf-8") as fh:
+            fh.write("".join(json.dumps({**r, "chunk": chunk}, ensure_ascii=False) + "\n" for r in records))
+            fh.flush()
+        with self.done_path.open("a") as fh:
+            fh.write(f"{chunk}\n")
+            fh.flush()
+        self.done.add(chunk)
+        for r in records:
+            self.records[int(r["i"])] = {**r, "chunk": chunk}
+
+
+def collect_queries(manifest: Manifest, cfg: MPADEConfig) -> tuple[list, list[str], list[int]]:
+    recs = manifest.split(cfg.split)
+    if not recs:
+        raise RAQOError(f"split {cfg.split!r} has no records in {manifest.root}")
+    texts, owners = [], []
+    for i, r in enumerate(recs):
+        caps = r.texts(cfg.register)
+        for t in caps[: cfg.queries_per_image] if cfg.queries_per_image else caps:
+            texts.append(t)
+            owners.append(i)
+    if cfg.limit:
+        texts, owners = texts[: cfg.limit], owners[: cfg.limit]
+    return recs, texts, owners
+
+
+def perturb_query(
+    query: str, gt_emb: np.ndarray, retriever: Any, vocab: Any, margin: float, max_candidates: int = 24
+) -> tuple[str, list[str], float] | None:
+    """Replace core visual words with WordNet synonyms the retriever rarely saw; keep the variant
+    whose text–GT similarity drops most, if it drops by at least ``margin``."""
+    from raqo_core import lexicon
+
+    words = tokenize_words(query)
+    cands: list[tuple[str, list[str]]] = []
+    for i, w in enumerate(words):
+        if w in STOPWORDS or len(w) < 3:
+            continue
+        try:
+            syns = lexicon.synonyms(w, limit=12)
+        except RAQOError:
+            return None
+        for s in syns:
+            if " " in s or "-" in s or s in vocab or not s.isalpha():
+                continue
+            cands.append((" ".join(words[:i] + [s] + words[i + 1 :]), [s]))
+    if not cands:
+        return None
+    cands = cands[:max_candidates]
+    emb = retriever.encode_texts([query] + [c for c, _ in cands], batch_size=256)
+    base = float(emb[0] @ gt_emb)
+    sims = emb[1:] @ gt_emb
+    j = int(np.argmin(sims))
+    drop = base - float(sims[j])
+    if drop < margin:
+        return None
+    return cands[j][0], cands[j][1], drop
+
+
+def run_mpade(
+    data: str | Path | Manifest,
+    retriever: Any,
+    agent: Agent,
+    out: str | Path,
+    cfg: MPADEConfig | None = None,
+    *,
+    similarity: Any = None,
+    progress: bool = True,
+    vocabulary: Any = None,
+    stop_after_chunks: int | None = None,
+) -> dict[str, Any]:
+    """Run MPADE; returns the statistics written to ``meta.json``.
+
+    ``stop_after_chunks`` stops early (as a kill would) — used by the resume tests.
+    """
+    from tqdm.auto import tqdm
+
+    from raqo_core.mpade.agents import caption_vocabulary
+    from raqo_core.mpade.outputs import build_outputs
+
+    cfg = cfg or MPADEConfig()
+    cfg.validate()
+    manifest = data if isinstance(data, Manifest) else load_manifest(data)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    t0 = time.time()
+    recs, texts, owners = collect_queries(manifest, cfg)
+    image_paths = [manifest.image_path(r) for r in recs]
+    img_emb = retriever.encode_images(image_paths, progress=progress)
+    q_emb = retriever.encode_texts(texts, batch_size=256, progress=progress)
+    ranks = ranks_against(q_emb, img_emb, np.asarray(owners))
+    items = [QueryItem(i, t, o, int(r)) for i, (t, o, r) in enumerate(zip(texts, owners, ranks, strict=True))]
+    counts = count_labels(items, cfg.unambiguous_k, cfg.ambiguous_k)
+    timings["assessment_s"] = round(time.time() - t0, 2)
+    timings["assessment_queries_per_s"] = round(len(items) / max(timings["assessment_s"], 1e-6), 1)
+    if vocabulary is None:
+        vocabulary = caption_vocabulary([c for r in manifest.split("train") for c in r.captions])
+    state = _State(out)
+    work = [it for it in items if it.label(cfg.unambiguous_k, cfg.ambiguous_k) in (AMBIGUOUS, UNAMBIGUOUS)]
+    chunks = [work[a : a + cfg.chunk_size] for a in range(0, len(work), cfg.chunk_size)]
+    t1 = time.time()
+    done_now = 0
+    bar = tqdm(total=len(chunks), initial=len(state.done & set(range(len(chunks)))), desc="MPADE", unit="chunk", disable=not progress)
+    for ci, chunk in enumerate(chunks):
+        if ci in state.done:
+            continue
+        if stop_after_chunks is not None and done_now >= stop_after_chunks:
+            break
+        records = _process_chunk(chunk, cfg, retriever, agent, img_emb, q_emb, image_paths, vocabulary)
+        state.commit(ci, records)
+        done_now += 1
+        bar.update(1)
+    bar.close()
+    timings["optimisation_s"] = round(time.time() - t1, 2)
+    finished = len(state.done & set(range(len(chunks)))) == len(chunks)
+    meta: dict[str, Any] = {
+        "retriever": getattr(retriever, "spec", "?"),
+        "retriever_fingerprint": retriever.fingerprint,
+        "agent": agent.describe(),
+        "config": asdict(cfg),
+        "n_queries": len(items),
+        "labels": counts,
+        "chunks": {"total": len(chunks), "done": len(state.done & set(range(len(chunks))))},
+        "finished": finished,
+        "timings": timings,
+    }
+    if not finished:
+        atomic_write_json(out / "meta.partial.json", meta)
+        return meta
+    t2 = time.time()
+    stats = build_outputs(out, [state.records[i] for i in sorted(state.records)], items, cfg, similarity=similarity)
+    timings["filter_and_write_s"] = round(time.time() - t2, 2)
+    timings["total_s"] = round(time.time() - t0, 2)
+    meta.update(stats)
+    atomic_write_json(out / "meta.json", meta)
+    (out / "meta.partial.json").unlink(missing_ok=True)
+    from raqo_core.mpade.report import write_report
+
+    write_report(out, meta)
+    return meta
+
+
+def _process_chunk(
+    chunk: list[QueryItem],
+    cfg: MPADEConfig,
+    retriever: Any,
+    agent: Agent,
+    img_emb: np.ndarray,
+    q_emb: np.ndarray,
+    image_paths: list[Path],
+    vocabulary: Any,
+) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    amb = [it for it in chunk if it.label(cfg.unambiguous_k, cfg.ambiguous_k) == AMBIGUOUS]
+    unamb = [it for it in chunk if it.label(cfg.unambiguous_k, cfg.ambiguous_k) == UNAMBIGUOUS]
+    # -- ambiguous-query optimisation: candidate recall → submit → review → feedback, R rounds
+    state: dict[int, dict[str, Any]] = {it.index: {"best": it.query, "history": [], "accepted": {}, "concepts": [], "rounds": [], "errors": []} for it in amb}
+    active = list(amb)
+    for rnd in range(cfg.rounds):
+        if not active:
+            break
+        reqs = []
+        for it in active:
+            s = state[it.index]
+            best_emb = retriever.encode_texts([s["best"]])[0] if rnd else q_emb[it.index]
+            wrong = top_wrong(best_emb, img_emb, it.image_index, cfg.n_candidates)
+            reqs.append(
+                AgentRequest(
+                    it.query,
+                    image_paths[it.image_index],
+                    [image_paths[j] for j in wrong],
+                    list(s["history"]),
+                    rnd,
+                    img_emb[it.image_index],
+                    img_emb[wrong],
+                )
+            )
+        proposals = agent.propose_batch(reqs)
+        flat = [(it, p) for it, prop in zip(active, proposals, strict=True) for p in prop.rewrites]
+        if flat:
+            emb = retriever.encode_texts([p for _, p in flat], batch_size=256)
+            rk = ranks_against(emb, img_emb, np.asarray([it.image_index for it, _ in flat]))
+            for (it, p), e, r in zip(flat, emb, rk, strict=True):
+                s = state[it.index]
+                s["history"].append((p, int(r)))
+                if r < cfg.unambiguous_k and p not in s["accepted"]:
+                    s["accepted"][p] = float(e @ img_emb[it.image_index])
+        nxt = []
+        for it, prop in zip(active, proposals, strict=True):
+            s = state[it.index]
+            if prop.error:
+                s["errors"].append(prop.error)
+            if prop.concepts and not s["concepts"]:
+                s["concepts"] = prop.concepts
+            s["rounds"].append(len(s["accepted"]))
+            if s["history"]:
+                s["best"] = min(s["history"], key=lambda h: h[1])[0]
+            if len(s["accepted"]) < cfg.target_rewrites and not (prop.error and not prop.rewrites):
+                nxt.append(it)
+        active = nxt
+    for it in amb:
+        s = state[it.index]
+        cands = sorted(s["accepted"].items(), key=lambda kv: (-kv[1], kv[0]))
+        records.append(
+            {
+                "i": it.index,
+                "kind": "ambiguous",
+                "query": it.query,
+                "rank": it.rank,
+                "concepts": s["concepts"],
+                "candidates": [{"text": t, "score": round(sc, 6)} for t, sc in cands],
+                "accepted_per_round": s["rounds"],
+                "errors": s["errors"][:3],
+            }
+        )
+    # -- unambiguous queries: None examples, and perturbations into ambiguous variants
+    for it in unamb:
+        rec: dict[str, Any] = {
+            "i": it.index,
+            "kind": "unambiguous",
+            "query": it.query,
+            "rank": it.rank,
+            "score": round(float(q_emb[it.index] @ img_emb[it.image_index]), 6),
+        }
+        if cfg.perturb:
+            pert = perturb_query(it.query, img_emb[it.image_index], retriever, vocabulary, cfg.perturb_margin)
+            if pert is not None:
+                rec["perturbation"] = {"query": pert[0], "concepts": pert[1], "drop": round(pert[2], 6)}
+        records.append(rec)
+    return records
+
+
+def sample_none(unambiguous: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    pool = sorted(unambiguous, key=lambda r: r["i"])
+    return sorted(rng.sample(pool, min(n, len(pool))), key=lambda r: r["i"])

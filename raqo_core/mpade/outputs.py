@@ -1,0 +1,93 @@
+"""Query-pair filtering and the three datasets: D_CCR, D_QRE, D_PRO (JSONL, self-describing lines)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from raqo_core.errors import RAQOError
+from raqo_core.io import atomic_write_jsonl
+from raqo_core.mpade.config import MPADEConfig
+
+
+def build_outputs(
+    out: Path, records: list[dict[str, Any]], items: list[Any], cfg: MPADEConfig, *, similarity: Any = None
+) -> dict[str, Any]:
+    from raqo_core.mpade.engine import sample_none
+
+    if similarity is None:
+        from raqo_core.rewriter.guard import TextSimilarity
+
+        similarity = TextSimilarity()
+    amb = [r for r in records if r["kind"] == "ambiguous"]
+    unamb = [r for r in records if r["kind"] == "unambiguous"]
+    pert = [r for r in unamb if "perturbation" in r]
+    # -- filtering: generated query vs its original, text similarity ≥ threshold
+    pairs = [(r["query"], c["text"]) for r in amb for c in r["candidates"]] + [(r["query"], r["perturbation"]["query"]) for r in pert]
+    sims = similarity.pairwise([a for a, _ in pairs], [b for _, b in pairs]) if pairs else []
+    keep = {p: float(s) >= cfg.filter_threshold for p, s in zip(pairs, sims, strict=True)}
+    dropped = {
+        "rewrites": sum(not keep[(r["query"], c["text"])] for r in amb for c in r["candidates"]),
+        "perturbations": sum(not keep[(r["query"], r["perturbation"]["query"])] for r in pert),
+    }
+    d_ccr: list[dict[str, Any]] = []
+    d_qre: list[dict[str, Any]] = []
+    d_pro: list[dict[str, Any]] = []
+    accepted_lengths = []
+    concept_counts: Counter[str] = Counter()
+    for r in amb:
+        kept = [c for c in r["candidates"] if keep[(r["query"], c["text"])]]
+        accepted_lengths.append(len(kept))
+        if not kept:
+            continue
+        concepts = list(r["concepts"])
+        concept_counts.update(concepts)
+        if concepts:
+            d_ccr.append({"query": r["query"], "concepts": concepts, "source": "ambiguous"})
+        d_qre.append({"query": r["query"], "concepts": concepts, "rewrite": kept[0]["text"], "score": kept[0]["score"]})
+        if len(kept) >= 2:
+            d_pro.append({"query": r["query"], "concepts": concepts, "candidates": kept})
+    for r in pert:
+        p = r["perturbation"]
+        if not keep[(r["query"], p["query"])]:
+            continue
+        concept_counts.update(p["concepts"])
+        d_ccr.append({"query": p["query"], "concepts": p["concepts"], "source": "perturbation"})
+        d_qre.append({"query": p["query"], "concepts": p["concepts"], "rewrite": r["query"], "score": r["score"]})
+    n_none = round(cfg.none_ratio * len(d_ccr))
+    for r in sample_none(unamb, n_none, cfg.seed):
+        d_ccr.append({"query": r["query"], "concepts": [], "source": "unambiguous"})
+    if not d_qre:
+        raise RAQOError(
+            f"MPADE produced no training pairs: {len(amb)} ambiguous queries yielded no accepted rewrite that passed "
+            f"filtering (dropped {dropped['rewrites']} rewrites, {dropped['perturbations']} perturbations) and "
+            f"{len(pert)} perturbations; try more rounds, a lower filter_threshold, or another agent. Nothing was written."
+        )
+    atomic_write_jsonl(out / "D_CCR.jsonl", d_ccr)
+    atomic_write_jsonl(out / "D_QRE.jsonl", d_qre)
+    atomic_write_jsonl(out / "D_PRO.jsonl", d_pro)
+    rounds = max((len(r["accepted_per_round"]) for r in amb), default=0)
+    per_round = []
+    for k in range(rounds):
+        got = sum(1 for r in amb if (r["accepted_per_round"][k] if k < len(r["accepted_per_round"]) else r["accepted_per_round"][-1]) > 0)
+        per_round.append(round(got / max(1, len(amb)), 4))
+    lengths = Counter(len(x["candidates"]) for x in d_pro)
+    return {
+        "counts": {
+            "ambiguous": len(amb),
+            "unambiguous": len(unamb),
+            "ambiguous_with_rewrite": sum(1 for n in accepted_lengths if n),
+            "perturbations": len(pert),
+            "D_CCR": len(d_ccr),
+            "D_CCR_none": n_none if d_ccr else 0,
+            "D_QRE": len(d_qre),
+            "D_PRO": len(d_pro),
+        },
+        "filtering": {"threshold": cfg.filter_threshold, "dropped": dropped},
+        "accepted_rewrites_per_ambiguous_query": round(sum(accepted_lengths) / max(1, len(accepted_lengths)), 3),
+        "acceptance_by_round": per_round,
+        "pro_list_lengths": {str(k): v for k, v in sorted(lengths.items())},
+        "top_concepts": concept_counts.most_common(25),
+        "examples": [{"query": x["query"], "concepts": x["concepts"], "rewrite": x["rewrite"]} for x in d_qre[:8]],
+    }

@@ -1,0 +1,58 @@
+"""An on-disk rewrite cache, so re-running an evaluation costs nothing.
+
+One append-only JSONL file per rewriter fingerprint. A line torn by a crash (the last
+one) is ignored on reading; everything before it is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from raqo_core.rewriter.base import QueryRewriter
+from raqo_core.rewriter.result import RewriteResult
+
+
+class DiskCachedRewriter(QueryRewriter):
+    def __init__(self, inner: QueryRewriter, cache_dir: str | os.PathLike[str] | None = None) -> None:
+        from raqo_core.paths import cache_dir as default_cache
+
+        self.inner = inner
+        base = Path(cache_dir) if cache_dir else default_cache("rewrites")
+        base.mkdir(parents=True, exist_ok=True)
+        self.path = base / f"{hashlib.sha256(inner.fingerprint.encode()).hexdigest()[:20]}.jsonl"
+        self._mem: dict[str, RewriteResult] = {}
+        if self.path.is_file():
+            with self.path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        rec = json.loads(line)
+                        self._mem[rec["q"]] = RewriteResult(**rec["r"])
+                    except (json.JSONDecodeError, KeyError, TypeError):
+                        continue  # torn or foreign line
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    def load(self) -> DiskCachedRewriter:
+        self.inner.load()
+        return self
+
+    def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
+        misses = list(dict.fromkeys(q for q in queries if q not in self._mem))
+        if misses:
+            fresh = self.inner.rewrite_batch(misses, batch_size)
+            with self.path.open("a", encoding="utf-8") as fh:
+                for q, r in zip(misses, fresh, strict=True):
+                    if not r.reason.startswith(("error", "timeout")):
+                        self._mem[q] = r
+                        fh.write(json.dumps({"q": q, "r": r.to_dict()}, ensure_ascii=False) + "\n")
+                fh.flush()
+            fresh_map = dict(zip(misses, fresh, strict=True))
+        else:
+            fresh_map = {}
+        return [fresh_map.get(q) or self._mem[q] for q in queries]

@@ -1,0 +1,34 @@
+"""Build a rewriter from a name: ``raqo`` (ReCoT), ``llm-rewrite``, ``wordnet``, ``visual-description``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raqo_core.errors import RAQOError
+from raqo_core.rewriter.base import QueryRewriter
+
+REWRITERS = ("raqo", "llm-rewrite", "wordnet", "visual-description")
+
+
+def build_rewriter(
+    name: str = "raqo", *, model: str = "embedded", adapter: str | None = None, mode: str = "recot", device: str = "cpu", **kwargs: Any
+) -> QueryRewriter:
+    if name == "raqo":
+        from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
+
+        return Rewriter(RewriterConfig(model=model, adapter=adapter, mode=mode, device=device, **kwargs))
+    if adapter:
+        raise RAQOError(f"rewriter {name!r} takes no adapter (got {adapter!r}); adapters belong to 'raqo'")
+    if name == "llm-rewrite":
+        from raqo_core.rewriter.baselines import LLMRewrite
+
+        return LLMRewrite(model, device=device)
+    if name == "visual-description":
+        from raqo_core.rewriter.baselines import VisualDescriptionAppend
+
+        return VisualDescriptionAppend(model, device=device)
+    if name == "wordnet":
+        from raqo_core.rewriter.baselines import WordNetExpansion
+
+        return WordNetExpansion()
+    raise RAQOError(f"unknown rewriter {name!r}; expected one of {REWRITERS}")

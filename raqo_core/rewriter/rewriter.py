@@ -1,0 +1,287 @@
+"""The ReCoT rewriter: detect challenging concepts, then rewrite just those.
+
+    rw = Rewriter(RewriterConfig(model="embedded", adapter="path/to/adapter")).load()
+    rw.rewrite("a crimson orb beside a cube")
+    # RewriteResult(original_query=..., rewritten_query=..., concepts=[...], applied=True, reason="rewritten", ...)
+
+Never raises to the caller on query-time problems: empty or huge queries, injections,
+malformed model output, timeouts, guard rejections and exceptions all return the original
+query with a reason. Misconfiguration (unknown model, missing adapter) raises at load time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from raqo_core.errors import RAQOError
+from raqo_core.rewriter import prompt as P
+from raqo_core.rewriter.base import QueryRewriter
+from raqo_core.rewriter.guard import IntentGuard
+from raqo_core.rewriter.result import RewriteResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RewriterConfig:
+    """Everything that decides what a rewriter outputs (and so its cache key)."""
+
+    model: str = field(default="embedded", metadata={"help": "'embedded' (SmolLM2-135M-Instruct), an HF id or a local folder"})
+    adapter: str | None = field(
+        default=None, metadata={"help": "peft LoRA adapter folder or hub id; 'auto' = the shipped embedded adapter for the embedded base"}
+    )
+    mode: str = field(default="recot", metadata={"help": "recot | direct | detect"})
+    guard_threshold: float | None = field(default=0.5, metadata={"help": "min MiniLM similarity original↔rewrite; None disables"})
+    max_new_tokens: int = field(default=48, metadata={"help": "generation cap per answer"})
+    max_query_chars: int = field(default=512, metadata={"help": "longer queries are cut before prompting"})
+    timeout_s: float | None = field(default=10.0, metadata={"help": "per-call generation time limit; on expiry → original query"})
+    cache_size: int = field(default=4096, metadata={"help": "LRU entries (0 disables)"})
+    merge_adapter: bool = field(default=True, metadata={"help": "merge LoRA into the base weights for speed"})
+    device: str = field(default="cpu", metadata={"help": "torch device"})
+    dtype: str = field(default="float32", metadata={"help": "float32 | bfloat16 | float16"})
+    quantize_int8: bool = field(default=False, metadata={"help": "int8 dynamic quantisation of Linear layers (CPU)"})
+    trust_remote_code: bool = field(default=False, metadata={"help": "allow custom model code (opt-in)"})
+    n_rewrites: int = field(default=1, metadata={"help": ">1 samples several rewrites (multi-query retrievers)"})
+    temperature: float = field(default=0.7, metadata={"help": "sampling temperature when n_rewrites > 1"})
+    batch_size: int = field(default=8, metadata={"help": "queries per generate() call"})
+    retriever_fingerprint: str | None = field(default=None, metadata={"help": "warn if the adapter was trained for another retriever"})
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "override the ReCoT system prompt (adapters are trained with the default)"}
+    )
+    seed: int = 0
+
+    def validate(self) -> None:
+        P.check_mode(self.mode)
+        if self.guard_threshold is not None and not -1.0 <= self.guard_threshold <= 1.0:
+            raise RAQOError(f"guard_threshold must be in [-1, 1] or None, got {self.guard_threshold}")
+        for name in ("max_new_tokens", "max_query_chars", "n_rewrites", "batch_size"):
+            if getattr(self, name) < 1:
+                raise RAQOError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.cache_size < 0:
+            raise RAQOError(f"cache_size must be >= 0, got {self.cache_size}")
+        if self.timeout_s is not None and self.timeout_s <= 0:
+            raise RAQOError(f"timeout_s must be > 0 or None, got {self.timeout_s}")
+
+
+def _norm_key(q: str) -> str:
+    return " ".join(q.lower().split())
+
+
+class Rewriter(QueryRewriter):
+    """Detect-then-rewrite (ReCoT) over any causal LM, with fallback to the original query."""
+
+    def __init__(self, config: RewriterConfig | None = None, *, guard: IntentGuard | None = None, **overrides: Any) -> None:
+        cfg = config or RewriterConfig()
+        if overrides:
+            cfg = RewriterConfig(**{**asdict(cfg), **overrides})
+        cfg.validate()
+        from raqo_core.rewriter.adapters import resolve_adapter
+
+        cfg.adapter = resolve_adapter(cfg.adapter, cfg.model)
+        self.config = cfg
+        self._guard = guard
+        self._backend: Any = None
+        self._name = cfg.model
+        self._cache: OrderedDict[tuple[str, ...], RewriteResult] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.adapter_meta: dict[str, Any] = {}
+        self.stats = {"calls": 0, "cache_hits": 0, "fallbacks": 0}
+
+    # -- loading -------------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self._backend is not None
+
+    def load(self) -> Rewriter:
+        """Load model, adapter and guard (idempotent). Raises on misconfiguration."""
+        if self._backend is None:
+            from raqo_core.rewriter.lm import LMBackend
+            from raqo_core.rewriter.models import load_causal_lm
+
+            c = self.config
+            lm = load_causal_lm(
+                c.model,
+                adapter=c.adapter,
+                merge_adapter=c.merge_adapter,
+                device=c.device,
+                dtype=c.dtype,
+                trust_remote_code=c.trust_remote_code,
+                quantize_int8=c.quantize_int8,
+                expected_retriever=c.retriever_fingerprint,
+            )
+            self._name = lm.name
+            self.adapter_meta = lm.adapter_meta
+            self._backend = LMBackend(lm.model, lm.tokenizer, c.device)
+        if self._guard is None and self.config.guard_threshold is not None:
+            self._guard = IntentGuard(self.config.guard_threshold)
+        return self
+
+    warm_up = load
+
+    @property
+    def fingerprint(self) -> str:
+        """Base model + adapter + mode: keys caches (in memory and on disk)."""
+        c = self.config
+        adapter = ""
+        if c.adapter:
+            from pathlib import Path
+
+            w = Path(c.adapter) / "adapter_model.safetensors"
+            digest = hashlib.sha256(w.read_bytes()).hexdigest()[:12] if w.is_file() else c.adapter
+            adapter = f"+lora@{digest}"
+        prompt = f"|p{hashlib.sha256(c.system_prompt.encode()).hexdigest()[:8]}" if c.system_prompt else ""
+        return f"{self._name}{adapter}|{c.mode}|n{c.n_rewrites}|g{c.guard_threshold}{prompt}"
+
+    # -- public API ----------------------------------------------------------------------
+    def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
+        """Rewrite many queries; results are identical to single calls (greedy decoding)."""
+        if isinstance(queries, str):
+            raise RAQOError("rewrite_batch takes a list of queries, got a single string")
+        results: list[RewriteResult | None] = [None] * len(queries)
+        pending: list[tuple[int, str, str]] = []  # (index, original, sanitised)
+        for i, q in enumerate(queries):
+            self.stats["calls"] += 1
+            if not isinstance(q, str):
+                results[i] = RewriteResult.fallback(str(q), f"error: query must be a string, got {type(q).__name__}")
+                continue
+            clean = P.sanitize_query(q, self.config.max_query_chars)
+            if not clean:
+                results[i] = RewriteResult.fallback(q, "empty query")
+                continue
+            hit = self._cache_get(clean)
+            if hit is not None:
+                self.stats["cache_hits"] += 1
+                results[i] = RewriteResult(
+                    q, hit.rewritten_query if hit.applied else q, hit.concepts, hit.applied, hit.reason, 0.0, hit.rewrites, True
+                )
+                continue
+            pending.append((i, q, clean))
+        bs = batch_size or self.config.batch_size
+        for a in range(0, len(pending), bs):
+            chunk = pending[a : a + bs]
+            for (i, _, clean), res in zip(chunk, self._run_chunk(chunk), strict=True):
+                results[i] = res
+                if not res.reason.startswith(("error", "timeout")):
+                    self._cache_put(clean, res)
+        out = [r for r in results if r is not None]
+        self.stats["fallbacks"] += sum(not r.applied for r in out)
+        return out
+
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+    # -- internals -----------------------------------------------------------------------
+    def _cache_get(self, clean: str) -> RewriteResult | None:
+        if not self.config.cache_size:
+            return None
+        key = (_norm_key(clean), self.fingerprint)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+            return hit
+
+    def _cache_put(self, clean: str, res: RewriteResult) -> None:
+        if not self.config.cache_size:
+            return
+        key = (_norm_key(clean), self.fingerprint)
+        with self._cache_lock:
+            self._cache[key] = res
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.config.cache_size:
+                self._cache.popitem(last=False)
+
+    def _complete(self, prompts: list[str]) -> Any:
+        """Generate completions (the only model call; tests may substitute it)."""
+        c = self.config
+        backend = self.load()._backend
+        return backend.generate(
+            prompts,
+            max_new_tokens=c.max_new_tokens,
+            is_done=lambda t: P.is_complete(t, c.mode),
+            max_time=c.timeout_s,
+            num_samples=c.n_rewrites,
+            temperature=c.temperature,
+            seed=c.seed,
+        )
+
+    def _run_chunk(self, chunk: list[tuple[int, str, str]]) -> list[RewriteResult]:
+        c = self.config
+        t0 = time.perf_counter()
+        try:
+            self.load()
+            prompts = [
+                self._backend.chat_prompt(P.messages(clean, c.mode, c.system_prompt), P.response_prefix(c.mode)) for _, _, clean in chunk
+            ]
+            gen = self._complete(prompts)
+        except RAQOError:
+            raise
+        except Exception as exc:  # query-time failure → original query
+            logger.exception("rewriter generation failed")
+            ms = (time.perf_counter() - t0) * 1000
+            return [RewriteResult.fallback(q, f"error: {type(exc).__name__}: {exc}"[:200], ms) for _, q, _ in chunk]
+        ms = (time.perf_counter() - t0) * 1000
+        parsed: list[tuple[str, str, list[str] | None, list[str], str | None]] = []  # (orig, clean, concepts, rewrites, reason)
+        for (_, q, clean), samples in zip(chunk, gen.texts, strict=True):
+            concepts: list[str] | None = None
+            rewrites: list[str] = []
+            error = None
+            for text in samples:
+                try:
+                    p = P.parse_response(text, c.mode, max_rewrite_chars=max(64, 2 * len(clean)))
+                except P.ParseError as exc:
+                    error = error or f"unparseable output: {exc}"
+                    continue
+                if concepts is None:
+                    concepts = p.concepts
+                if p.rewrite and p.rewrite not in rewrites:
+                    rewrites.append(p.rewrite)
+            if concepts is None and not rewrites:
+                parsed.append((q, clean, None, [], "timeout" if gen.timed_out else error))
+            else:
+                parsed.append((q, clean, concepts, rewrites, None))
+        # Guard every proposed rewrite in one batch.
+        pairs = [(clean, r) for _, clean, _, rws, _ in parsed for r in rws]
+        verdicts: dict[tuple[str, str], tuple[bool, float]] = {}
+        if pairs and self._guard is not None:
+            try:
+                for pair, v in zip(pairs, self._guard.check([p[0] for p in pairs], [p[1] for p in pairs]), strict=True):
+                    verdicts[pair] = v
+            except Exception as exc:
+                logger.exception("intent guard failed")
+                return [RewriteResult.fallback(q, f"error: guard failed: {exc}"[:200], ms) for _, q, _ in chunk]
+        out: list[RewriteResult] = []
+        for q, clean, concepts, rewrites, reason in parsed:
+            if reason is not None:
+                out.append(RewriteResult.fallback(q, reason, ms))
+                continue
+            cons = list(concepts or [])
+            if c.mode == "detect":
+                out.append(RewriteResult(q, q, cons, False, "detect only" if cons else "no challenging concepts", ms))
+                continue
+            if c.mode == "recot" and not cons:
+                out.append(RewriteResult(q, q, [], False, "no challenging concepts", ms))
+                continue
+            kept: list[str] = []
+            why = "rewrite identical to the query"
+            for r in rewrites:
+                if _norm_key(r) == _norm_key(clean):
+                    continue
+                ok, sim = verdicts.get((clean, r), (True, 1.0))
+                if ok:
+                    kept.append(r)
+                else:
+                    why = f"guard: similarity {sim:.2f} < {self._guard.threshold:.2f}" if self._guard else why
+            if kept:
+                out.append(RewriteResult(q, kept[0], cons, True, "rewritten", ms, kept if c.n_rewrites > 1 else []))
+            else:
+                out.append(RewriteResult.fallback(q, why, ms, cons))
+        return out

@@ -1,0 +1,71 @@
+import pytest
+
+from raqo_core.errors import RAQOError
+from raqo_core.rewriter.baselines import LLMRewrite, WordNetExpansion
+from raqo_core.rewriter.disk_cache import DiskCachedRewriter
+from raqo_core.rewriter.factory import build_rewriter
+from raqo_core.rewriter.guard import IntentGuard, TextSimilarity
+
+
+def test_wordnet_expansion_enriches_rare_words():
+    rw = WordNetExpansion()
+    r = rw.rewrite("a crimson orb left of a cube")
+    assert r.applied and r.rewritten_query.startswith("a crimson orb left of a cube (")
+    assert "crimson red" in r.rewritten_query and "crimson" in r.concepts
+    assert rw.rewrite("").reason == "empty query"
+    assert WordNetExpansion(style="definition").rewrite("a crimson orb").rewritten_query.count(":") >= 1
+    with pytest.raises(RAQOError, match="unknown WordNetExpansion style 'gloss'"):
+        WordNetExpansion(style="gloss")
+
+
+def test_wordnet_missing_gives_clear_error(monkeypatch, tmp_path):
+    from raqo_core import lexicon
+
+    lexicon.wordnet.cache_clear()
+    monkeypatch.setattr(lexicon, "DEBIAN_WORDNET", tmp_path / "none")
+    monkeypatch.setenv("NLTK_DATA", str(tmp_path))
+    monkeypatch.setenv("RAQO_CACHE", str(tmp_path / "cache"))
+    try:
+        with pytest.raises(RAQOError, match="WordNet is not available: install Debian's 'wordnet-base'"):
+            WordNetExpansion().load()
+    finally:
+        lexicon.wordnet.cache_clear()
+
+
+def test_disk_cache_survives_restart_and_torn_lines(tmp_path):
+    calls = []
+
+    class Counting(WordNetExpansion):
+        def rewrite_batch(self, queries, batch_size=None):
+            calls.append(list(queries))
+            return super().rewrite_batch(queries, batch_size)
+
+    a = DiskCachedRewriter(Counting(), tmp_path)
+    first = a.rewrite_batch(["a crimson orb", "a crimson orb", "a cube"])
+    assert calls == [["a crimson orb", "a cube"]]
+    with a.path.open("a") as fh:
+        fh.write('{"q": "torn')  # a crash mid-line
+    b = DiskCachedRewriter(Counting(), tmp_path)
+    assert b.rewrite_batch(["a cube", "a crimson orb"]) == [first[2], first[0]]
+    assert len(calls) == 1  # nothing recomputed
+
+
+def test_factory_errors():
+    with pytest.raises(RAQOError, match="unknown rewriter 'magic'"):
+        build_rewriter("magic")
+    with pytest.raises(RAQOError, match="takes no adapter"):
+        build_rewriter("wordnet", adapter="x")
+    assert isinstance(build_rewriter("llm-rewrite"), LLMRewrite)
+
+
+@pytest.mark.slow
+def test_minilm_guard_orders_paraphrase_above_unrelated():
+    sim = TextSimilarity()
+    s = sim.pairwise(
+        ["a red circle left of a blue square"] * 2, ["a crimson circle to the left of a blue square", "a recipe for banana bread"]
+    )
+    assert s[0] > 0.7 and s[1] < 0.3
+    guard = IntentGuard(0.5, sim)
+    assert [ok for ok, _ in guard.check(["a red circle"] * 3, ["a red disk", "stock market crash", ""])] == [True, False, False]
+    with pytest.raises(RAQOError, match=r"guard threshold must be a cosine similarity in \[-1, 1\], got 3"):
+        IntentGuard(3)

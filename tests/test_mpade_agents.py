@@ -1,0 +1,180 @@
+"""MPADE agents: the chat agent against a real local HTTP server; the offline agent's edits."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from raqo_core.errors import RAQOError
+from raqo_core.mpade.agents import AgentRequest, ChatMLLMAgent, OfflineAgent
+from raqo_core.mpade.assessment import AMBIGUOUS, MIDDLE, UNAMBIGUOUS, QueryItem, count_labels, label
+
+
+class Script:
+    """Per-request behaviours, consumed in order; records what the server saw."""
+
+    def __init__(self, steps):
+        self.steps = list(steps)
+        self.seen = []
+        self.lock = threading.Lock()
+        self.active = 0
+        self.max_active = 0
+
+
+@pytest.fixture
+def server():
+    script = Script([])
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with script.lock:
+                script.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+                step = script.steps.pop(0) if script.steps else "ok"
+                script.active += 1
+                script.max_active = max(script.max_active, script.active)
+            try:
+                if step == "slow":
+                    time.sleep(1.5)
+                    step = "ok"
+                if step == "hold":
+                    time.sleep(0.3)
+                    step = "ok"
+                if step == "429":
+                    self.send_response(429)
+                    self.send_header("Retry-After", "0")
+                    self.end_headers()
+                elif step == "500":
+                    self.send_response(500)
+                    self.end_headers()
+                elif step == "400":
+                    self.send_response(400)
+                    self.end_headers()
+                else:
+                    content = (
+                        "not json at all"
+                        if step == "garbage"
+                        else json.dumps({"concepts": ["crimson"], "rewrites": ["a red circle", "a red disk"]})
+                    )
+                    out = json.dumps(
+                        {"choices": [{"message": {"content": content}}], "usage": {"prompt_tokens": 100, "completion_tokens": 20}}
+                    ).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+            finally:
+                with script.lock:
+                    script.active -= 1
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1", script
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def request_(tmp_path):
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(tmp_path / "gt.png")
+    Image.new("RGB", (8, 8), (0, 0, 200)).save(tmp_path / "c1.png")
+    return AgentRequest("a crimson orb", tmp_path / "gt.png", [tmp_path / "c1.png"], [("a crimson ball", 40)], 1)
+
+
+def test_thresholds_on_a_rank_table():
+    ranks = [0, 4, 5, 9, 10, 200]
+    assert [label(r) for r in ranks] == [UNAMBIGUOUS, UNAMBIGUOUS, MIDDLE, MIDDLE, AMBIGUOUS, AMBIGUOUS]
+    assert [label(r, 2, 6) for r in ranks] == [UNAMBIGUOUS, MIDDLE, MIDDLE, AMBIGUOUS, AMBIGUOUS, AMBIGUOUS]
+    items = [QueryItem(i, "q", 0, r) for i, r in enumerate(ranks)]
+    assert count_labels(items, 5, 10) == {UNAMBIGUOUS: 2, AMBIGUOUS: 2, MIDDLE: 2}
+
+
+def test_chat_agent_success_payload_and_tokens(server, request_, monkeypatch):
+    url, script = server
+    monkeypatch.setenv("MY_KEY", "sk-test")
+    agent = ChatMLLMAgent(url, "llava", api_key_env="MY_KEY", backoff_s=0.01)
+    [p] = agent.propose_batch([request_])
+    assert p.error is None and p.concepts == ["crimson"] and p.rewrites == ["a red circle", "a red disk"]
+    seen = script.seen[0]
+    assert seen["path"] == "/v1/chat/completions" and seen["auth"] == "Bearer sk-test"
+    content = seen["body"]["messages"][1]["content"]
+    assert content[1]["image_url"]["url"].startswith("data:image/png;base64,") and len(content) == 3  # text + GT + 1 candidate
+    assert "a crimson ball (rank 40)" in content[0]["text"]  # failed proposals are fed back
+    assert agent.usage["prompt_tokens"] == 100 and agent.usage["completion_tokens"] == 20
+
+
+@pytest.mark.parametrize(
+    ("steps", "ok", "retries", "error"),
+    [
+        (["429", "ok"], True, 1, None),
+        (["500", "500", "ok"], True, 2, None),
+        (["garbage", "ok"], True, 1, None),
+        (["500", "500", "500", "500"], False, 3, "HTTP 500"),
+        (["garbage"] * 4, False, 3, "malformed answer"),
+        (["400"], False, 0, "HTTP 400"),
+        (["slow", "slow", "slow", "slow"], False, 3, "cannot reach"),
+    ],
+)
+def test_chat_agent_failures_are_retried_then_recorded(server, request_, steps, ok, retries, error):
+    url, script = server
+    script.steps = steps
+    agent = ChatMLLMAgent(url, "m", backoff_s=0.01, timeout_s=0.5, max_retries=3)
+    [p] = agent.propose_batch([request_])
+    assert (p.error is None) == ok and agent.usage["retries"] == retries
+    if error:
+        assert error in p.error and p.rewrites == [] and agent.usage["failures"] == 1
+
+
+def test_chat_agent_endpoint_down_and_concurrency(server, request_):
+    down = ChatMLLMAgent("http://127.0.0.1:9/v1", "m", backoff_s=0.01, max_retries=1)
+    [p] = down.propose_batch([request_])
+    assert p.error.startswith("cannot reach http://127.0.0.1:9/v1/chat/completions")
+    url, script = server
+    script.steps = ["hold"] * 16
+    agent = ChatMLLMAgent(url, "m", concurrency=4)
+    t0 = time.time()
+    res = agent.propose_batch([request_] * 16)
+    assert all(r.error is None for r in res) and script.max_active == 4
+    assert time.time() - t0 < 16 * 0.3  # ran concurrently
+    with pytest.raises(RAQOError, match="base_url must be an http"):
+        ChatMLLMAgent("localhost:8000", "m")
+
+
+def test_chat_answer_parsing():
+    assert ChatMLLMAgent.parse_answer('```json\n{"concepts": [], "rewrites": ["x"]}\n```') == ([], ["x"])
+    with pytest.raises(ValueError, match="no JSON object"):
+        ChatMLLMAgent.parse_answer("sorry")
+
+
+def test_offline_agent_edits(random_retriever):
+    vocab = Counter({"red": 9, "circle": 9, "blue": 9, "square": 9, "left": 9, "of": 9, "a": 9})
+    agent = OfflineAgent(random_retriever, vocab, use_wordnet=False, neighbours=2)
+    assert set(agent.substitutes("crimson")) <= set(vocab) and len(agent.substitutes("crimson")) == 2
+    edits = agent._edits(["show", "me", "a", "crimson", "orb"])
+    texts = {" ".join(w) for w, _ in edits}
+    assert "me a crimson orb" in texts and "a crimson orb" in texts  # deletion and framing-span deletion
+    assert any(t.startswith("show me a ") and t.split()[3] in vocab for t in texts)  # substitution from vocab
+    req = AgentRequest(
+        "show me a crimson orb",
+        None,
+        [],
+        gt_embedding=random_retriever.encode_texts(["a red circle"])[0],
+        candidate_embeddings=random_retriever.encode_texts(["a blue square"]),
+    )
+    p = agent.propose(req)
+    assert p.rewrites and all(r != "show me a crimson orb" for r in p.rewrites) and p.concepts
+    again = agent.propose(req)
+    assert (again.rewrites, again.concepts) == (p.rewrites, p.concepts)  # deterministic
+    with pytest.raises(RAQOError, match="non-empty training-caption vocabulary"):
+        OfflineAgent(random_retriever, Counter())
