@@ -40,7 +40,8 @@ test: setup
 	$(PY) -m pytest -q -m "not gpu"
 
 lint: setup
-	$(VENV)/bin/ruff check raqo_core raqo_haystack raqo_llamaindex haystack_integrations tests integration_tests benchmarks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy raqo_core raqo_haystack raqo_llamaindex
 
 clean:

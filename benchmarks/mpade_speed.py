@@ -1,6 +1,6 @@
 """MPADE with the offline agent on the embedded train split: run time and queries/s per stage.
 
-    python benchmarks/mpade_speed.py --out results/bench/mpade_speed.json [--queries-per-image 1] [--mpade-out runs/embedded/mpade]
+python benchmarks/mpade_speed.py --out results/bench/mpade_speed.json [--queries-per-image 1] [--mpade-out runs/embedded/mpade]
 """
 
 from __future__ import annotations
@@ -42,14 +42,21 @@ def main() -> None:
     total = time.time() - t0
     tm = meta["timings"]
     labels = meta["labels"]
-    write(a.out, {
-        "n_queries": meta["n_queries"], "labels": labels, "counts": meta.get("counts"), "total_seconds": round(total, 1),
-        "timings": tm,
-        "optimisation_queries_per_s": round((labels["ambiguous"] + labels["unambiguous"]) / max(tm["optimisation_s"], 1e-6), 2),
-        "accepted_rewrites_per_ambiguous_query": meta.get("accepted_rewrites_per_ambiguous_query"),
-        "acceptance_by_round": meta.get("acceptance_by_round"), "top_concepts": meta.get("top_concepts", [])[:15],
-        "target_total_seconds": 1200,
-    })
+    write(
+        a.out,
+        {
+            "n_queries": meta["n_queries"],
+            "labels": labels,
+            "counts": meta.get("counts"),
+            "total_seconds": round(total, 1),
+            "timings": tm,
+            "optimisation_queries_per_s": round((labels["ambiguous"] + labels["unambiguous"]) / max(tm["optimisation_s"], 1e-6), 2),
+            "accepted_rewrites_per_ambiguous_query": meta.get("accepted_rewrites_per_ambiguous_query"),
+            "acceptance_by_round": meta.get("acceptance_by_round"),
+            "top_concepts": meta.get("top_concepts", [])[:15],
+            "target_total_seconds": 1200,
+        },
+    )
 
 
 if __name__ == "__main__":

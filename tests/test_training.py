@@ -57,8 +57,16 @@ def test_prompt_tokenization_matches_inference(tok):
         ('{"query": "a", "concepts": []}\n{"query": "b", "concepts": [\n', D.load_ccr, r":2: malformed JSON"),
         ("", D.load_ccr, "empty dataset"),
         ('{"query": "a"}\n', D.load_qre, r":1: missing field 'concepts'"),
-        ('{"query": "a", "concepts": [], "candidates": [{"text": "x", "score": 1}]}\n', D.load_pro, r":1: PRO list of 1 candidates; expected at least 2"),
-        ('{"query": "a", "concepts": [], "candidates": [{"text": "x", "score": 1}, {"text": "y", "score": 2}]}\n', D.load_pro, "sorted best-first"),
+        (
+            '{"query": "a", "concepts": [], "candidates": [{"text": "x", "score": 1}]}\n',
+            D.load_pro,
+            r":1: PRO list of 1 candidates; expected at least 2",
+        ),
+        (
+            '{"query": "a", "concepts": [], "candidates": [{"text": "x", "score": 1}, {"text": "y", "score": 2}]}\n',
+            D.load_pro,
+            "sorted best-first",
+        ),
     ],
 )
 def test_bad_stage_data(tmp_path, content, loader, message):
@@ -143,13 +151,29 @@ def test_pro_trainer_runs_on_ragged_lists(tiny_lm_dir, tok, tmp_path):
     from raqo_core.training.stages import train_pro_stage
 
     recs = [
-        {"query": "a crimson orb", "concepts": ["crimson"], "candidates": [{"text": "a red circle", "score": 0.31}, {"text": "a red orb", "score": 0.29}]},
-        {"query": "a cobalt tile", "concepts": ["cobalt"],
-         "candidates": [{"text": "a blue square", "score": 0.33}, {"text": "a blue tile", "score": 0.30}, {"text": "a navy tile", "score": 0.2}]},
+        {
+            "query": "a crimson orb",
+            "concepts": ["crimson"],
+            "candidates": [{"text": "a red circle", "score": 0.31}, {"text": "a red orb", "score": 0.29}],
+        },
+        {
+            "query": "a cobalt tile",
+            "concepts": ["cobalt"],
+            "candidates": [
+                {"text": "a blue square", "score": 0.33},
+                {"text": "a blue tile", "score": 0.30},
+                {"text": "a navy tile", "score": 0.2},
+            ],
+        },
     ]
     ex = D.pro_examples(tok, recs)
-    info = train_pro_stage(ex, tmp_path, base=str(tiny_lm_dir), init_adapter=None,
-                           cfg=StageConfig(lr=1e-4, batch_size=2, epochs=2, ranking_length=3, logging_steps=1),
-                           lora=LoraSettings(r=4, alpha=8, dropout=0.0))
+    info = train_pro_stage(
+        ex,
+        tmp_path,
+        base=str(tiny_lm_dir),
+        init_adapter=None,
+        cfg=StageConfig(lr=1e-4, batch_size=2, epochs=2, ranking_length=3, logging_steps=1),
+        lora=LoraSettings(r=4, alpha=8, dropout=0.0),
+    )
     assert info["metrics"]["steps"] == 2 and math.isfinite(info["metrics"]["train_loss"])
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()

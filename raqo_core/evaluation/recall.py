@@ -57,7 +57,9 @@ def recall_at_k(ranks: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> dict[str, 
     return {f"R@{k}": float(100.0 * (ranks < k).mean()) for k in ks}
 
 
-def chunked_similarity_ranks(queries: np.ndarray, gallery: np.ndarray, targets: Sequence[int] | np.ndarray, chunk: int = 2048) -> np.ndarray:
+def chunked_similarity_ranks(
+    queries: np.ndarray, gallery: np.ndarray, targets: Sequence[int] | np.ndarray, chunk: int = 2048
+) -> np.ndarray:
     """T2I ranks without materialising the full matrix for big query sets."""
     if queries.shape[1] != gallery.shape[1]:
         raise RAQOError(f"query dim {queries.shape[1]} != gallery dim {gallery.shape[1]} (embedding-dimension mismatch)")

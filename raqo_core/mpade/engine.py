@@ -217,7 +217,9 @@ def _process_chunk(
     amb = [it for it in chunk if it.label(cfg.unambiguous_k, cfg.ambiguous_k) == AMBIGUOUS]
     unamb = [it for it in chunk if it.label(cfg.unambiguous_k, cfg.ambiguous_k) == UNAMBIGUOUS]
     # -- ambiguous-query optimisation: candidate recall → submit → review → feedback, R rounds
-    state: dict[int, dict[str, Any]] = {it.index: {"best": it.query, "history": [], "accepted": {}, "concepts": [], "rounds": [], "errors": []} for it in amb}
+    state: dict[int, dict[str, Any]] = {
+        it.index: {"best": it.query, "history": [], "accepted": {}, "concepts": [], "rounds": [], "errors": []} for it in amb
+    }
     active = list(amb)
     for rnd in range(cfg.rounds):
         if not active:

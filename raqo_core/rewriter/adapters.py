@@ -29,8 +29,10 @@ def resolve_adapter(adapter: str | None, model: str) -> str | None:
         return str(shipped) if shipped and model == "embedded" else None
     if adapter == "embedded":
         if shipped is None:
-            raise RAQOError(f"no embedded adapter is packaged at {str(EMBEDDED_ADAPTER_DIR)!r}; train one with "
-                            "`raqo train --config training/configs/embedded.yaml`")
+            raise RAQOError(
+                f"no embedded adapter is packaged at {str(EMBEDDED_ADAPTER_DIR)!r}; train one with "
+                "`raqo train --config training/configs/embedded.yaml`"
+            )
         return str(shipped)
     return adapter
 

@@ -130,6 +130,14 @@ def _finish(
     return info
 
 
+def _train_and_finish(trainer: Any, tok: Any, out: Path, name: str, cfg: StageConfig, n: int) -> dict[str, Any]:
+    """Train (resuming from the last checkpoint, if any) and write the stage's adapter + stage.json."""
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=_latest_checkpoint(out / "checkpoints"))
+    metrics = {"train_loss": float(result.training_loss), "steps": result.global_step}
+    return _finish(out, trainer.model, tok, name, metrics, cfg, time.time() - t0, n)
+
+
 def stage_done(out: Path) -> dict[str, Any] | None:
     p = out / "stage.json"
     if p.is_file():
@@ -195,20 +203,11 @@ def train_sft_stage(
     out.mkdir(parents=True, exist_ok=True)
     model, tok = load_trainable(base, init_adapter, lora, seed)
     ds = datasets.Dataset.from_list(examples)
-    args = SFTConfig(**_common_args(out, cfg, seed), **_no_checkpointing(SFTConfig), completion_only_loss=True, max_length=cfg.max_length, packing=False)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[_nan_callback()])
-    t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=_latest_checkpoint(out / "checkpoints"))
-    return _finish(
-        out,
-        trainer.model,
-        tok,
-        name,
-        {"train_loss": float(result.training_loss), "steps": result.global_step},
-        cfg,
-        time.time() - t0,
-        len(examples),
+    args = SFTConfig(
+        **_common_args(out, cfg, seed), **_no_checkpointing(SFTConfig), completion_only_loss=True, max_length=cfg.max_length, packing=False
     )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[_nan_callback()])
+    return _train_and_finish(trainer, tok, out, name, cfg, len(examples))
 
 
 class _PROCollator:
@@ -312,15 +311,4 @@ def train_pro_stage(
         reward_scale=cfg.reward_scale,
         callbacks=[_nan_callback()],
     )
-    t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=_latest_checkpoint(out / "checkpoints"))
-    return _finish(
-        out,
-        trainer.model,
-        tok,
-        "pro",
-        {"train_loss": float(result.training_loss), "steps": result.global_step},
-        cfg,
-        time.time() - t0,
-        len(examples),
-    )
+    return _train_and_finish(trainer, tok, out, "pro", cfg, len(examples))

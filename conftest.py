@@ -73,11 +73,10 @@ def tiny_adapter(tiny_lm_dir, tmp_path_factory):
     import json
 
     import torch
-
-    from raqo_core.rewriter.adapters import META_NAME
-
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
+
+    from raqo_core.rewriter.adapters import META_NAME
 
     base = AutoModelForCausalLM.from_pretrained(tiny_lm_dir)
     peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
@@ -90,5 +89,3 @@ def tiny_adapter(tiny_lm_dir, tmp_path_factory):
     peft_model.save_pretrained(out)
     (out / META_NAME).write_text(json.dumps({"retriever_fingerprint": "RAQO-Tiny-64@aaaa"}))
     return out
-
-
