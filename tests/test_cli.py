@@ -25,3 +25,41 @@ def test_errors_exit_2_with_message(tmp_path, capsys):
     assert "raqo: error: no dataset manifest at" in capsys.readouterr().err
     assert main(["retriever", "info", "nonsense:thing"]) == 2
     assert "unknown retriever spec 'nonsense:thing'" in capsys.readouterr().err
+
+
+def test_eval_with_rewriter_caches_rewrites_on_disk(tmp_path, capsys, random_retriever, tiny_bench, monkeypatch):
+    monkeypatch.setenv("RAQO_CACHE", str(tmp_path / "cache"))
+    random_retriever.save_local(tmp_path / "ckpt")
+    from raqo_core.rewriter import baselines
+
+    calls = []
+    real = baselines.WordNetExpansion.rewrite_batch
+    monkeypatch.setattr(baselines.WordNetExpansion, "rewrite_batch", lambda self, qs, bs=None: calls.append(len(qs)) or real(self, qs, bs))
+    args = [
+        "eval",
+        "--data",
+        str(tiny_bench),
+        "--retriever",
+        str(tmp_path / "ckpt"),
+        "--register",
+        "user",
+        "--rewriter",
+        "wordnet",
+        "--quiet",
+    ]
+    assert main([*args, "--json", str(tmp_path / "a.json")]) == 0
+    assert calls and sum(calls) == 200  # 200 distinct user queries rewritten once (queries and gallery share the cache)
+    assert main([*args, "--json", str(tmp_path / "b.json")]) == 0
+    assert sum(calls) == 200  # the re-run cost nothing
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert a["t2i"] == b["t2i"] and a["rewriter"]["name"] == "wordnet"
+    assert list((tmp_path / "cache" / "rewrites").glob("*.jsonl"))
+
+
+def test_rewrite_command(capsys):
+    assert main(["rewrite", "a crimson orb", "", "--rewriter", "wordnet", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res[0]["applied"] and res[0]["original_query"] == "a crimson orb" and res[1]["reason"] == "empty query"
+    assert main(["rewrite", "a crimson orb", "--rewriter", "wordnet"]) == 0
+    out = capsys.readouterr().out
+    assert "concepts: crimson, orb" in out and "applied:  True (rewritten)" in out

@@ -178,3 +178,11 @@ def test_offline_agent_edits(random_retriever):
     assert (again.rewrites, again.concepts) == (p.rewrites, p.concepts)  # deterministic
     with pytest.raises(RAQOError, match="non-empty training-caption vocabulary"):
         OfflineAgent(random_retriever, Counter())
+
+
+def test_clean_concepts():
+    from raqo_core.mpade.outputs import clean_concepts
+
+    raw = ["i'm looking for a picture showing", "a photo where there is a large filled", "the", "crimson", "crimson", "orb", "west"]
+    assert clean_concepts(raw) == ["i'm looking for a picture showing", "crimson", "orb"]
+    assert clean_concepts(raw, max_concepts=5, max_words=1) == ["crimson", "orb", "west"]

@@ -70,3 +70,13 @@ def test_int8_quantisation_runs(tiny_lm_dir):
     be = LMBackend(lm.model, lm.tokenizer)
     out = be.generate([be.chat_prompt([{"role": "user", "content": "q"}], "Concepts:")], max_new_tokens=4)
     assert len(out.texts) == 1 and out.new_tokens <= 4
+
+
+@pytest.mark.slow
+def test_embedded_smollm2_batch_equals_single_and_never_raises():
+    rw = Rewriter(RewriterConfig(model="embedded", adapter=None, guard_threshold=None, max_new_tokens=16, cache_size=0)).load()
+    qs = ["a giant crimson orb to the west of a tiny cobalt tile", "a red circle", "show me a lovely ebony rhombus, i think"]
+    batched = rw.rewrite_batch(qs, batch_size=3)
+    single = [rw.rewrite(q) for q in qs]
+    assert [(r.rewritten_query, r.concepts, r.reason) for r in batched] == [(r.rewritten_query, r.concepts, r.reason) for r in single]
+    assert all(r.original_query == q for r, q in zip(batched, qs, strict=True))

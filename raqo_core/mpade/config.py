@@ -22,6 +22,8 @@ class MPADEConfig:
     none_ratio: float = field(default=0.5, metadata={"help": "None examples in D_CCR per concept example"})
     limit: int | None = field(default=None, metadata={"help": "mine only the first N queries (dry runs)"})
     queries_per_image: int | None = field(default=None, metadata={"help": "use at most N captions per image"})
+    max_concepts: int = field(default=3, metadata={"help": "concepts kept per query (the first, most rewarded edits)"})
+    max_concept_words: int = field(default=6, metadata={"help": "longer spans are not named as concepts (they teach copying)"})
     chunk_size: int = field(default=64, metadata={"help": "queries per resumable chunk"})
     seed: int = field(default=0, metadata={"help": "seed for sampling None examples"})
 

@@ -11,6 +11,21 @@ from raqo_core.io import atomic_write_jsonl
 from raqo_core.mpade.config import MPADEConfig
 
 
+def clean_concepts(concepts: list[str], max_concepts: int = 3, max_words: int = 6) -> list[str]:
+    """Short concept lists make a learnable detection target: drop stopword-only and over-long spans
+    (a deleted half-query is an edit, not a concept), de-duplicate, keep the first ``max_concepts``
+    (the agent lists them in the order its edits helped most)."""
+    from raqo_core.mpade.agents import STOPWORDS
+
+    out: list[str] = []
+    for c in concepts:
+        words = c.split()
+        if not words or len(words) > max_words or all(w in STOPWORDS for w in words) or c in out:
+            continue
+        out.append(c)
+    return out[:max_concepts]
+
+
 def build_outputs(
     out: Path, records: list[dict[str, Any]], items: list[Any], cfg: MPADEConfig, *, similarity: Any = None
 ) -> dict[str, Any]:
@@ -41,7 +56,7 @@ def build_outputs(
         accepted_lengths.append(len(kept))
         if not kept:
             continue
-        concepts = list(r["concepts"])
+        concepts = clean_concepts(list(r["concepts"]), cfg.max_concepts, cfg.max_concept_words)
         concept_counts.update(concepts)
         if concepts:
             d_ccr.append({"query": r["query"], "concepts": concepts, "source": "ambiguous"})

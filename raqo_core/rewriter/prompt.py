@@ -29,15 +29,9 @@ OPEN, CLOSE = "<query>", "</query>"
 MAX_CONCEPTS = 8
 MAX_CONCEPT_CHARS = 64
 
-SYSTEM_PROMPT = (
-    "You optimise search queries for a text-to-image retriever. First list the concepts in the "
-    "query that the retriever cannot match to images (or None), then rewrite only those concepts "
-    "into words the retriever understands, keeping everything else."
-)
-DIRECT_SYSTEM_PROMPT = (
-    "You optimise search queries for a text-to-image retriever. Rewrite the query into words the "
-    "retriever understands, keeping its meaning."
-)
+# Terse on purpose: every prompt token is prefilled on each query (CPU latency).
+SYSTEM_PROMPT = "Name the concepts in the query an image retriever misreads (or None), then rewrite only those."
+DIRECT_SYSTEM_PROMPT = "Rewrite the query so an image retriever understands it."
 
 
 class ParseError(RAQOError):

@@ -39,7 +39,7 @@ class RewriterConfig:
     )
     mode: str = field(default="recot", metadata={"help": "recot | direct | detect"})
     guard_threshold: float | None = field(default=0.5, metadata={"help": "min MiniLM similarity original↔rewrite; None disables"})
-    max_new_tokens: int = field(default=48, metadata={"help": "generation cap per answer"})
+    max_new_tokens: int = field(default=64, metadata={"help": "generation cap per answer"})
     max_query_chars: int = field(default=512, metadata={"help": "longer queries are cut before prompting"})
     timeout_s: float | None = field(default=10.0, metadata={"help": "per-call generation time limit; on expiry → original query"})
     cache_size: int = field(default=4096, metadata={"help": "LRU entries (0 disables)"})

@@ -109,6 +109,16 @@ def load_trainable(base: str, init_adapter: str | Path | None, lora: LoraSetting
     return model, tok
 
 
+def _subset(examples: list[Any], n: int | None, seed: int) -> list[Any]:
+    """A seeded shuffle, then the first ``n``: MPADE files are grouped by source (None examples
+    last), so a plain prefix would drop whole kinds of examples."""
+    import random
+
+    out = list(examples)
+    random.Random(seed).shuffle(out)
+    return out[:n] if n else out
+
+
 def _latest_checkpoint(d: Path) -> str | None:
     cks = sorted(d.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     return str(cks[-1]) if cks else None
@@ -198,8 +208,7 @@ def train_sft_stage(
     cfg.validate(name)
     if not examples:
         raise RAQOError(f"stage {name!r} has no training examples")
-    if cfg.max_examples:
-        examples = examples[: cfg.max_examples]
+    examples = _subset(examples, cfg.max_examples, seed)
     out.mkdir(parents=True, exist_ok=True)
     model, tok = load_trainable(base, init_adapter, lora, seed)
     ds = datasets.Dataset.from_list(examples)
@@ -295,8 +304,7 @@ def train_pro_stage(
     cfg.validate("pro")
     if not examples:
         raise RAQOError("stage 'pro' has no ranked lists (D_PRO needs lists of at least 2 candidates)")
-    if cfg.max_examples:
-        examples = examples[: cfg.max_examples]
+    examples = _subset(examples, cfg.max_examples, seed)
     out.mkdir(parents=True, exist_ok=True)
     model, tok = load_trainable(base, init_adapter, lora, seed)
     ds = datasets.Dataset.from_list(examples)
