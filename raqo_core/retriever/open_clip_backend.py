@@ -173,21 +173,26 @@ class OpenCLIPRetriever:
                 )
         return self.tokenizer(list(texts))
 
-    def encode_texts(self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
+    def _encode(self, n: int, batch_size: int | None, progress: bool, desc: str, encode: Callable[[int, int], Any]) -> np.ndarray:
+        """Run ``encode(start, end)`` over batches under inference mode; float32 ``[n, dim]``."""
         import torch
 
+        spans = _batches(n, batch_size or self.batch_size)
+        with torch.inference_mode():
+            out = [encode(a, b).float().cpu().numpy() for a, b in _progress(spans, progress and len(spans) > 1, desc, len(spans))]
+        return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+
+    def encode_texts(self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         texts = check_texts(texts)
         if not texts:
             raise RAQOError("encode_texts got an empty list; expected at least one text")
-        bs = batch_size or self.batch_size
-        out = []
-        spans = _batches(len(texts), bs)
-        with torch.inference_mode():
-            for a, b in _progress(spans, progress and len(spans) > 1, "encoding texts", len(spans)):
-                tok = self.tokenize(texts[a:b]).to(self.device)
-                emb = self.model.encode_text(tok, normalize=True)
-                out.append(emb.float().cpu().numpy())
-        return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+        return self._encode(
+            len(texts),
+            batch_size,
+            progress,
+            "encoding texts",
+            lambda a, b: self.model.encode_text(self.tokenize(texts[a:b]).to(self.device), normalize=True),
+        )
 
     # -- images --------------------------------------------------------------------------
     def _pixel(self, item: Any, index: int) -> Any:
@@ -202,16 +207,13 @@ class OpenCLIPRetriever:
         items = list(images)
         if not items:
             raise RAQOError("encode_images got an empty list; expected at least one image or path")
-        bs = batch_size or self.batch_size
-        out = []
-        spans = _batches(len(items), bs)
-        with torch.inference_mode():
-            for a, b in _progress(spans, progress and len(spans) > 1, "encoding images", len(spans)):
-                pix = torch.stack([self._pixel(items[i], i) for i in range(a, b)]).to(self.device)
-                pix = pix.to(next(self.model.parameters()).dtype)
-                emb = self.model.encode_image(pix, normalize=True)
-                out.append(emb.float().cpu().numpy())
-        return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+        dtype = next(self.model.parameters()).dtype
+
+        def batch(a: int, b: int) -> Any:
+            pix = torch.stack([self._pixel(items[i], i) for i in range(a, b)]).to(self.device, dtype)
+            return self.model.encode_image(pix, normalize=True)
+
+        return self._encode(len(items), batch_size, progress, "encoding images", batch)
 
     # -- saving --------------------------------------------------------------------------
     def save_local(self, out: str | os.PathLike[str], *, fp16: bool = False, extra: dict[str, Any] | None = None) -> Path:
