@@ -89,6 +89,7 @@ class Rewriter(QueryRewriter):
         self._guard = guard
         self._backend: Any = None
         self._name = cfg.model
+        self._adapter_tag: str | None = None
         self._cache: OrderedDict[tuple[str, ...], RewriteResult] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.adapter_meta: dict[str, Any] = {}
@@ -129,13 +130,15 @@ class Rewriter(QueryRewriter):
     def fingerprint(self) -> str:
         """Base model + adapter + mode: keys caches (in memory and on disk)."""
         c = self.config
-        adapter = ""
-        if c.adapter:
-            from pathlib import Path
+        if self._adapter_tag is None:  # hash the adapter weights once, not on every cache lookup
+            self._adapter_tag = ""
+            if c.adapter:
+                from pathlib import Path
 
-            w = Path(c.adapter) / "adapter_model.safetensors"
-            digest = hashlib.sha256(w.read_bytes()).hexdigest()[:12] if w.is_file() else c.adapter
-            adapter = f"+lora@{digest}"
+                w = Path(c.adapter) / "adapter_model.safetensors"
+                digest = hashlib.sha256(w.read_bytes()).hexdigest()[:12] if w.is_file() else c.adapter
+                self._adapter_tag = f"+lora@{digest}"
+        adapter = self._adapter_tag
         prompt = f"|p{hashlib.sha256(c.system_prompt.encode()).hexdigest()[:8]}" if c.system_prompt else ""
         return f"{self._name}{adapter}|{c.mode}|n{c.n_rewrites}|g{c.guard_threshold}{prompt}"
 

@@ -135,7 +135,6 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs") -> dict[str, Any]:
     run.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     mpade = ensure_mpade(cfg, run)
-    _, _ = resolve_base(cfg.base_model)
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(resolve_base(cfg.base_model)[0])
