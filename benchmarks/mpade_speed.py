@@ -35,10 +35,11 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     m = load_manifest(embedded_benchmark_dir(0))
     r = load_retriever("embedded")
-    vocab = caption_vocabulary([c for x in m.split("train") for c in x.captions])
+    captions = [c for x in m.split("train") for c in x.captions]
+    vocab = caption_vocabulary(captions)
     cfg = MPADEConfig(register="user", queries_per_image=a.queries_per_image, limit=a.limit, rounds=a.rounds)
     t0 = time.time()
-    meta = run_mpade(m, r, OfflineAgent(r, vocab), a.mpade_out, cfg, vocabulary=vocab)
+    meta = run_mpade(m, r, OfflineAgent(r, vocab, captions=captions), a.mpade_out, cfg, vocabulary=vocab)
     total = time.time() - t0
     tm = meta["timings"]
     labels = meta["labels"]

@@ -29,7 +29,9 @@ def main() -> None:
     ap.add_argument("--int8", action="store_true")
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--rewrite-tokens", type=int, default=26)
+    ap.add_argument("--batch-sizes", default="8,16", help="batch sizes for the throughput rows")
     a = ap.parse_args()
+    batch_sizes = [int(b) for b in a.batch_sizes.split(",")]
     import torch
 
     from raqo_core.data.manifest import load_manifest
@@ -60,7 +62,7 @@ def main() -> None:
 
     none_path = timed(3, 1)
     full_path = timed(a.rewrite_tokens, 1)
-    batched = timed(a.rewrite_tokens, 8)
+    batched = {bs: timed(a.rewrite_tokens, bs) for bs in batch_sizes}
     res = {
         "model": lm.name,
         "adapter": a.adapter,
@@ -74,9 +76,12 @@ def main() -> None:
             "tokens": a.rewrite_tokens,
             "tok_per_s": round(a.rewrite_tokens / (sum(full_path) / len(full_path)), 1),
         },
-        "full_rewrite_batch8": {
-            "queries_per_s": round(len(prompts) / sum(batched), 2),
-            "tok_per_s": round(len(prompts) * a.rewrite_tokens / sum(batched), 1),
+        **{
+            f"full_rewrite_batch{bs}": {
+                "queries_per_s": round(len(prompts) / sum(t), 2),
+                "tok_per_s": round(len(prompts) * a.rewrite_tokens / sum(t), 1),
+            }
+            for bs, t in batched.items()
         },
         "targets": {"none_path_p50_ms": 150, "full_rewrite_p50_ms": 1000, "batched_queries_per_s": 8},
     }
@@ -91,6 +96,15 @@ def main() -> None:
             lat.append(r.latency_ms / 1000)
             applied += r.applied
         res["end_to_end_batch1"] = {**summary_ms(lat), "applied": applied, "n": len(queries)}
+        for bs in batch_sizes:  # real answers: None stops after a few tokens, rewrites run to their end
+            rw.rewrite_batch(queries[:bs], batch_size=bs)  # warm-up
+            t = time.perf_counter()
+            got = rw.rewrite_batch(queries, batch_size=bs)
+            dt = time.perf_counter() - t
+            res[f"end_to_end_batch{bs}"] = {"queries_per_s": round(len(queries) / dt, 2), "applied": sum(r.applied for r in got)}
+    import resource
+
+    res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     write(a.out, res)
 
 

@@ -32,8 +32,13 @@ def setup(tmp_path_factory):
     generate(d, SynthConfig(seed=11, n_train=200, n_val=0, n_test=0), progress=False)
     m = load_manifest(d)
     r = shared_retriever("embedded")
-    vocab = caption_vocabulary([c for x in m.split("train") for c in x.captions])
+    captions = [c for x in m.split("train") for c in x.captions]
+    vocab = caption_vocabulary(captions)
     return d, m, r, vocab
+
+
+def _captions(m):
+    return [c for x in m.split("train") for c in x.captions]
 
 
 def _cfg(**kw):
@@ -42,7 +47,7 @@ def _cfg(**kw):
 
 def test_schemas_and_statistics(setup, tmp_path):
     d, m, r, vocab = setup
-    meta = run_mpade(m, r, OfflineAgent(r, vocab), tmp_path, _cfg(), vocabulary=vocab, progress=False)
+    meta = run_mpade(m, r, OfflineAgent(r, vocab, captions=_captions(m)), tmp_path, _cfg(), vocabulary=vocab, progress=False)
     assert meta["finished"] and meta["labels"]["ambiguous"] > 0 and meta["labels"]["unambiguous"] > 0
     ccr, qre, pro = (read_jsonl(tmp_path / f) for f in FILES)
     assert ccr and qre and pro
@@ -63,8 +68,24 @@ def test_schemas_and_statistics(setup, tmp_path):
 
 def test_filtering_drops_and_reports(setup, tmp_path):
     d, m, r, vocab = setup
-    meta = run_mpade(m, r, OfflineAgent(r, vocab), tmp_path / "strict", _cfg(filter_threshold=0.99), vocabulary=vocab, progress=False)
-    loose = run_mpade(m, r, OfflineAgent(r, vocab), tmp_path / "loose", _cfg(filter_threshold=-1.0), vocabulary=vocab, progress=False)
+    meta = run_mpade(
+        m,
+        r,
+        OfflineAgent(r, vocab, captions=_captions(m)),
+        tmp_path / "strict",
+        _cfg(filter_threshold=0.99),
+        vocabulary=vocab,
+        progress=False,
+    )
+    loose = run_mpade(
+        m,
+        r,
+        OfflineAgent(r, vocab, captions=_captions(m)),
+        tmp_path / "loose",
+        _cfg(filter_threshold=-1.0),
+        vocabulary=vocab,
+        progress=False,
+    )
     assert loose["filtering"]["dropped"] == {"rewrites": 0, "perturbations": 0}
     assert meta["filtering"]["dropped"]["rewrites"] > 0
     assert meta["counts"]["D_QRE"] < loose["counts"]["D_QRE"]
@@ -73,7 +94,15 @@ def test_filtering_drops_and_reports(setup, tmp_path):
 def test_run_that_yields_nothing_says_so(setup, tmp_path):
     d, m, r, vocab = setup
     with pytest.raises(RAQOError, match="MPADE produced no training pairs.*Nothing was written"):
-        run_mpade(m, r, OfflineAgent(r, vocab), tmp_path, _cfg(filter_threshold=1.0, perturb=False), vocabulary=vocab, progress=False)
+        run_mpade(
+            m,
+            r,
+            OfflineAgent(r, vocab, captions=_captions(m)),
+            tmp_path,
+            _cfg(filter_threshold=1.0, perturb=False),
+            vocabulary=vocab,
+            progress=False,
+        )
     assert not (tmp_path / "D_QRE.jsonl").exists()
 
 
@@ -94,13 +123,15 @@ def test_perturbation_labelling(setup):
 def test_resume_after_kill_gives_identical_files(setup, tmp_path):
     d, m, r, vocab = setup
     full = tmp_path / "full"
-    run_mpade(m, r, OfflineAgent(r, vocab), full, _cfg(), vocabulary=vocab, progress=False)
+    run_mpade(m, r, OfflineAgent(r, vocab, captions=_captions(m)), full, _cfg(), vocabulary=vocab, progress=False)
     part = tmp_path / "part"
-    meta = run_mpade(m, r, OfflineAgent(r, vocab), part, _cfg(), vocabulary=vocab, progress=False, stop_after_chunks=3)
+    meta = run_mpade(
+        m, r, OfflineAgent(r, vocab, captions=_captions(m)), part, _cfg(), vocabulary=vocab, progress=False, stop_after_chunks=3
+    )
     assert not meta["finished"] and (part / "meta.partial.json").exists() and not (part / "D_QRE.jsonl").exists()
     with (part / "records.jsonl").open("a") as fh:
         fh.write('{"i": 999999, "kind": "ambig')  # torn line of a chunk that never committed
-    run_mpade(m, r, OfflineAgent(r, vocab), part, _cfg(), vocabulary=vocab, progress=False)
+    run_mpade(m, r, OfflineAgent(r, vocab, captions=_captions(m)), part, _cfg(), vocabulary=vocab, progress=False)
     for f in FILES:
         assert (part / f).read_bytes() == (full / f).read_bytes(), f
 

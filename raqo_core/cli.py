@@ -108,9 +108,11 @@ def _cmd_eval(a: argparse.Namespace) -> int:
         from raqo_core.rewriter.factory import build_rewriter
 
         rw = DiskCachedRewriter(
-            build_rewriter(a.rewriter, model=a.model, adapter=a.adapter, mode=a.mode, retriever_fingerprint=retriever.fingerprint)
+            build_rewriter(
+                a.rewriter, model=a.model, adapter=a.adapter, mode=a.mode, retriever_fingerprint=retriever.fingerprint, timeout_s=None
+            )
             if a.rewriter == "raqo"
-            else build_rewriter(a.rewriter, model=a.model)
+            else build_rewriter(a.rewriter, model=a.model, timeout_s=None)
         ).load()
         hooks = {"rewrite_queries": rw.as_text_map(), "rewrite_gallery": None if a.no_gallery_rewrite else rw.as_text_map()}
         label += f" + {a.rewriter}"
@@ -176,8 +178,9 @@ def _cmd_mpade(a: argparse.Namespace) -> int:
     if a.agent == "offline":
         from raqo_core.mpade.agents import OfflineAgent, caption_vocabulary
 
-        vocab = caption_vocabulary([c for r in manifest.split("train") for c in r.captions])
-        agent = OfflineAgent(retriever, vocab)
+        captions = [c for r in manifest.split("train") for c in r.captions]
+        vocab = caption_vocabulary(captions)
+        agent = OfflineAgent(retriever, vocab, captions=captions)
         meta = run_mpade(manifest, retriever, agent, a.out, cfg, vocabulary=vocab)
     else:
         from raqo_core.mpade.agents import ChatMLLMAgent

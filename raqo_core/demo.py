@@ -30,7 +30,8 @@ def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int) -> dict[
     adapter = resolve_adapter("auto", "embedded")
     if adapter is None:
         return {}
-    rw = DiskCachedRewriter(Rewriter(RewriterConfig(adapter=adapter, retriever_fingerprint=retriever.fingerprint))).load()
+    cfg = RewriterConfig(adapter=adapter, retriever_fingerprint=retriever.fingerprint, timeout_s=None)  # offline: no latency budget
+    rw = DiskCachedRewriter(Rewriter(cfg)).load()
     rows: dict[str, Any] = {}
     for register, label in (("user", "user"), ("transfer", "transfer")):
         setup = EvalSetup(register=register, limit=limit, progress=False)

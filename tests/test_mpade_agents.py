@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from raqo_core.errors import RAQOError
-from raqo_core.mpade.agents import AgentRequest, ChatMLLMAgent, OfflineAgent
+from raqo_core.mpade.agents import AgentRequest, ChatMLLMAgent, OfflineAgent, caption_vocabulary
 from raqo_core.mpade.assessment import AMBIGUOUS, MIDDLE, UNAMBIGUOUS, QueryItem, count_labels, label
 
 
@@ -159,7 +159,7 @@ def test_chat_answer_parsing():
 
 def test_offline_agent_edits(random_retriever):
     vocab = Counter({"red": 9, "circle": 9, "blue": 9, "square": 9, "left": 9, "of": 9, "a": 9})
-    agent = OfflineAgent(random_retriever, vocab, use_wordnet=False, neighbours=2)
+    agent = OfflineAgent(random_retriever, vocab, use_wordnet=False, neighbours=2, neighbour_margin=1.0)
     assert set(agent.substitutes("crimson")) <= set(vocab) and len(agent.substitutes("crimson")) == 2
     edits = agent._edits(["show", "me", "a", "crimson", "orb"])
     texts = {" ".join(w) for w, _ in edits}
@@ -180,9 +180,54 @@ def test_offline_agent_edits(random_retriever):
         OfflineAgent(random_retriever, Counter())
 
 
+def test_offline_agent_edits_only_weak_words(random_retriever):
+    captions = ["a red circle left of a blue square"] * 50 + ["a crimson circle left of a blue square"] * 2
+    captions += ["a red square above a blue circle"] * 50
+    vocab = caption_vocabulary(captions, min_count=1)
+    agent = OfflineAgent(random_retriever, vocab, use_wordnet=False, neighbours=3, neighbour_margin=1.0, captions=captions)
+    # "crimson" was seen 2 times against ~100 for the colour words: weak; "red" is strong
+    assert agent.is_weak("crimson") and not agent.is_weak("red") and not agent.is_weak("a")
+    assert agent.is_weak("orb")  # never seen at all
+    # slot similarity: crimson fills the colour slot (left "a", right "circle") like red and blue
+    assert agent.slot_similarity("crimson", "red") > 0.8
+    assert agent.slot_similarity("crimson", "left") < 0.3
+    assert agent.slot_similarity("crimson", "unseen-word") == 0.0
+    subs = agent.substitutes("crimson")
+    assert subs and set(subs) <= {"red", "blue"}  # the colour slot only, never "left"/"circle"
+    edits = agent._edits(["show", "me", "a", "crimson", "circle", "left", "of", "a", "blue", "square"])
+    touched = {c for _, c in edits}
+    assert "crimson" in touched and "show me" in touched and "show me a" in touched  # weak word, framing span
+    assert not touched & {"circle", "left", "blue", "square"}  # strong words are never edited
+    texts = {" ".join(w) for w, _ in edits}
+    assert "show me a circle left of a blue square" not in texts  # a known-but-rare word is replaced, not deleted
+    assert "me a crimson circle left of a blue square" in texts  # an unknown word may go
+    with pytest.raises(RAQOError, match="weak_fraction must be in"):
+        OfflineAgent(random_retriever, vocab, weak_fraction=1.5)
+
+
+def test_clean_concepts_reading_order():
+    from raqo_core.mpade.outputs import clean_concepts
+
+    got = clean_concepts(["orb", "show me", "crimson"], max_concepts=3, query="show me a crimson orb")
+    assert got == ["show me", "crimson", "orb"]
+    assert clean_concepts(["orb", "show me", "crimson"], max_concepts=2, query="show me a crimson orb") == ["show me", "orb"]
+
+
 def test_clean_concepts():
     from raqo_core.mpade.outputs import clean_concepts
 
     raw = ["i'm looking for a picture showing", "a photo where there is a large filled", "the", "crimson", "crimson", "orb", "west"]
     assert clean_concepts(raw) == ["i'm looking for a picture showing", "crimson", "orb"]
     assert clean_concepts(raw, max_concepts=5, max_words=1) == ["crimson", "orb", "west"]
+
+
+def test_sample_none_prefers_rank_one_hits():
+    from raqo_core.mpade.engine import sample_none
+
+    recs = [{"i": i, "query": f"q{i}", "rank": i % 3} for i in range(30)]
+    got = sample_none(recs, 8, seed=0)
+    assert len(got) == 8 and all(r["rank"] == 0 for r in got)  # 10 rank-0 hits exist
+    assert [r["i"] for r in got] == sorted(r["i"] for r in got)
+    more = sample_none(recs, 15, seed=0)  # more than the hits: topped up with the rest
+    assert len(more) == 15 and sum(r["rank"] == 0 for r in more) == 10
+    assert sample_none(recs, 8, seed=0) == got  # seeded

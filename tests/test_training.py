@@ -86,6 +86,7 @@ def test_config_validation(tmp_path):
         ({"stages": ["sft"]}, "non-empty subset"),
         ({"mode": "direct", "stages": ["ccd", "qre"]}, "drop 'ccd'"),
         ({"ccd": {"lr": -1}}, "must be positive"),
+        ({"qre": {"replay": -0.5}}, "replay must be >= 0"),
         ({"ccd": {"learning_rate": 1}}, "stage 'ccd'"),
         ({"mpade": {"unambiguous_k": 20}}, "unambiguous_k <= ambiguous_k"),
     ]

@@ -76,7 +76,7 @@ def run_report(
     kw = {"t2i_limit": t2i_limit, "i2t_images": i2t_images, "img_emb": img_emb}
 
     def rw(name: str, **extra: Any) -> Any:
-        inner = build_rewriter(name, model=model, **extra)
+        inner = build_rewriter(name, model=model, timeout_s=None, **extra)  # offline: no latency budget, no timeouts
         return DiskCachedRewriter(inner).load()
 
     table1: dict[str, Any] = {"NA": evaluate_rewriter(m, retriever, None, register="user", **kw)}

@@ -78,15 +78,36 @@ def caption_vocabulary(captions: Sequence[str], min_count: int = 3) -> Counter[s
     return Counter({w: n for w, n in c.items() if n >= min_count})
 
 
+def context_vectors(captions: Sequence[str], words: set[str]) -> dict[str, dict[str, float]]:
+    """L2-normalised counts of each word's left and right neighbours in ``captions``."""
+    ctx: dict[str, Counter[str]] = {}
+    for t in captions:
+        ws = ["<s>"] + tokenize_words(t) + ["</s>"]
+        for i in range(1, len(ws) - 1):
+            if ws[i] in words:
+                c = ctx.setdefault(ws[i], Counter())
+                c["L:" + ws[i - 1]] += 1
+                c["R:" + ws[i + 1]] += 1
+    out = {}
+    for w, c in ctx.items():
+        norm = float(np.sqrt(sum(v * v for v in c.values())))
+        out[w] = {k: v / norm for k, v in c.items()}
+    return out
+
+
 class OfflineAgent:
     """Retriever-guided lexical editing, no MLLM needed.
 
-    Edits: delete a word, delete a leading or trailing span (framing such as "i'm looking for a
-    picture showing", ", i think"), or substitute a word with a candidate from (a) WordNet
-    synonyms/hypernyms that occur in the retriever's training vocabulary and (b) the vocabulary
-    words nearest to it in the retriever's own text space. Each edit is scored with the retriever:
-    ``cos(text, GT image) - max cos(text, wrong candidates)``; the best edit is applied greedily
-    while it helps. Every state along the path is a proposal; the edited words are the concepts.
+    Only *weak* words are edited: words the retriever saw rarely or never in its training captions
+    (count below ``weak_fraction`` × the 90th-percentile count of content words). Well-known words
+    are never touched, so the edits stay meaning-preserving and consistent across queries — which
+    is what a small rewriter can learn. Edits: delete a weak word, delete a leading or trailing
+    span made of weak words and stopwords (framing such as "i'm looking for a picture showing",
+    ", i think"), or substitute a weak word with a *strong* vocabulary word from (a) WordNet
+    synonyms/hypernyms and (b) its nearest strong words in the retriever's own text space. Each
+    edit is scored with the retriever: ``cos(text, GT image) - max cos(text, wrong candidates)``;
+    the best edit is applied greedily while it helps. Every state along the path is a proposal;
+    the edited words are the concepts.
     """
 
     name = "offline"
@@ -101,9 +122,15 @@ class OfflineAgent:
         use_wordnet: bool = True,
         n_proposals: int = 6,
         min_gain: float = 1e-3,
+        weak_fraction: float = 0.2,
+        captions: Sequence[str] | None = None,
+        slot_min: float = 0.3,
+        neighbour_margin: float = 0.015,
     ) -> None:
         if not vocabulary:
             raise RAQOError("OfflineAgent needs a non-empty training-caption vocabulary")
+        if not 0.0 <= weak_fraction <= 1.0:
+            raise RAQOError(f"weak_fraction must be in [0, 1], got {weak_fraction}")
         self.retriever = retriever
         self.vocab = vocabulary
         self.max_edits = max_edits
@@ -111,8 +138,15 @@ class OfflineAgent:
         self.use_wordnet = use_wordnet
         self.n_proposals = n_proposals
         self.min_gain = min_gain
-        self._words = sorted(w for w in vocabulary if w not in STOPWORDS)
+        self.weak_fraction = weak_fraction
+        content = sorted(n for w, n in vocabulary.items() if w not in STOPWORDS)
+        p90 = content[min(len(content) - 1, int(0.9 * len(content)))] if content else 0
+        self.strong_count = weak_fraction * p90
+        self._words = sorted(w for w in vocabulary if w not in STOPWORDS and vocabulary[w] >= self.strong_count)
         self._word_emb = retriever.encode_texts(self._words, batch_size=256) if self._words else np.zeros((0, 1))
+        self.slot_min = slot_min
+        self.neighbour_margin = neighbour_margin
+        self._slots = context_vectors(captions, set(vocabulary)) if captions else None
         self._cand_cache: dict[str, list[str]] = {}
 
     def describe(self) -> dict[str, Any]:
@@ -122,10 +156,28 @@ class OfflineAgent:
             "max_edits": self.max_edits,
             "neighbours": self.neighbours,
             "wordnet": self.use_wordnet,
+            "weak_fraction": self.weak_fraction,
+            "strong_words": len(self._words),
         }
 
+    def is_weak(self, word: str) -> bool:
+        """A content word the retriever saw rarely or never in training (an edit target)."""
+        return word not in STOPWORDS and self.vocab.get(word, 0) < self.strong_count
+
+    def slot_similarity(self, a: str, b: str) -> float:
+        """Cosine of the two words' left/right-neighbour distributions in the training captions
+        (1.0 when no captions were given): words that fill the same slot are interchangeable."""
+        if self._slots is None:
+            return 1.0
+        va, vb = self._slots.get(a), self._slots.get(b)
+        if va is None or vb is None:
+            return 0.0
+        return float(sum(x * vb.get(k, 0.0) for k, x in va.items()))
+
     def substitutes(self, word: str) -> list[str]:
-        """Vocabulary words that may replace ``word`` (WordNet relations, then text-space neighbours)."""
+        """Strong vocabulary words that may replace ``word``: WordNet relations, then the retriever's
+        nearest text-space neighbours (within ``neighbour_margin`` of the nearest), all filtered to
+        words that fill the same slot in the training captions."""
         if word in self._cand_cache:
             return self._cand_cache[word]
         out: list[str] = []
@@ -136,20 +188,26 @@ class OfflineAgent:
                 related = lexicon.synonyms(word, limit=30) + lexicon.hypernyms(word, pos=None, limit=5)
             except RAQOError:
                 related = []
-            out += [w for w in related if w in self.vocab and w != word and w not in out]
-        if self.neighbours and len(self._words):
+            out += [w for w in related if w != word and w not in out and not self.is_weak(w) and w not in STOPWORDS and w in self.vocab]
+        out = [w for w in out if self.slot_similarity(word, w) >= self.slot_min]
+        if self.neighbours and len(self._words) and not out:  # a dictionary synonym beats a text-space guess
             e = self.retriever.encode_texts([word])[0]
             sims = self._word_emb @ e
             added = 0
+            best = None
             for j in np.argsort(-sims, kind="stable"):
                 w = self._words[int(j)]
-                if w == word:
+                if w == word or self.slot_similarity(word, w) < self.slot_min:
                     continue
+                best = float(sims[j]) if best is None else best
+                if float(sims[j]) < best - self.neighbour_margin:
+                    break
                 if w not in out:
                     out.append(w)
                 added += 1
                 if added >= self.neighbours:
                     break
+        out = [w for w in out if self.slot_similarity(word, w) >= self.slot_min]
         self._cand_cache[word] = out
         return out
 
@@ -157,15 +215,24 @@ class OfflineAgent:
         """All single edits of ``words``: (new words, the concept it touches)."""
         out: list[tuple[list[str], str]] = []
         n = len(words)
+        weak = [self.is_weak(w) for w in words]
+        unknown = [w not in self.vocab and w not in STOPWORDS for w in words]
         for i, w in enumerate(words):
-            if w in STOPWORDS:
+            if not weak[i]:
                 continue
-            out.append((words[:i] + words[i + 1 :], w))
+            if unknown[i]:  # never seen in training: noise to the retriever, may go
+                out.append((words[:i] + words[i + 1 :], w))
             for c in self.substitutes(w):
                 out.append((words[:i] + c.split() + words[i + 1 :], w))
+
+        def framing(span: list[str], flags: list[bool]) -> bool:  # unknown words and stopwords only, at least one unknown
+            return any(flags) and all(f or x in STOPWORDS for x, f in zip(span, flags, strict=True))
+
         for j in range(2, n // 2 + 1):  # framing spans (2+ words) at either end; single words are above
-            out.append((words[j:], " ".join(words[:j])))
-            out.append((words[: n - j], " ".join(words[n - j :])))
+            if framing(words[:j], unknown[:j]):
+                out.append((words[j:], " ".join(words[:j])))
+            if framing(words[n - j :], unknown[n - j :]):
+                out.append((words[: n - j], " ".join(words[n - j :])))
         return [(ws, c) for ws, c in out if ws]
 
     def _score(self, texts: list[str], req: AgentRequest) -> np.ndarray:

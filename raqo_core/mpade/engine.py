@@ -296,6 +296,12 @@ def _process_chunk(
 
 
 def sample_none(unambiguous: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` unambiguous queries for D_CCR's None examples, the retriever's rank-1 hits first:
+    those are the queries it certainly needs no help with."""
     rng = random.Random(seed)
     pool = sorted(unambiguous, key=lambda r: r["i"])
-    return sorted(rng.sample(pool, min(n, len(pool))), key=lambda r: r["i"])
+    top = [r for r in pool if r.get("rank", 0) == 0]
+    rest = [r for r in pool if r.get("rank", 0) != 0]
+    picked = rng.sample(top, min(n, len(top)))
+    picked += rng.sample(rest, min(n - len(picked), len(rest)))
+    return sorted(picked, key=lambda r: r["i"])

@@ -11,10 +11,11 @@ from raqo_core.io import atomic_write_jsonl
 from raqo_core.mpade.config import MPADEConfig
 
 
-def clean_concepts(concepts: list[str], max_concepts: int = 3, max_words: int = 6) -> list[str]:
+def clean_concepts(concepts: list[str], max_concepts: int = 3, max_words: int = 6, query: str | None = None) -> list[str]:
     """Short concept lists make a learnable detection target: drop stopword-only and over-long spans
     (a deleted half-query is an edit, not a concept), de-duplicate, keep the first ``max_concepts``
-    (the agent lists them in the order its edits helped most)."""
+    (the agent lists them in the order its edits helped most) and, given the ``query``, list those
+    in reading order — a left-to-right scan is what a small model learns."""
     from raqo_core.mpade.agents import STOPWORDS
 
     out: list[str] = []
@@ -23,7 +24,11 @@ def clean_concepts(concepts: list[str], max_concepts: int = 3, max_words: int = 
         if not words or len(words) > max_words or all(w in STOPWORDS for w in words) or c in out:
             continue
         out.append(c)
-    return out[:max_concepts]
+    out = out[:max_concepts]
+    if query is not None:
+        low = query.lower()
+        out.sort(key=lambda c: low.find(c) if c in low else len(low))
+    return out
 
 
 def build_outputs(
@@ -56,7 +61,7 @@ def build_outputs(
         accepted_lengths.append(len(kept))
         if not kept:
             continue
-        concepts = clean_concepts(list(r["concepts"]), cfg.max_concepts, cfg.max_concept_words)
+        concepts = clean_concepts(list(r["concepts"]), cfg.max_concepts, cfg.max_concept_words, query=r["query"])
         concept_counts.update(concepts)
         if concepts:
             d_ccr.append({"query": r["query"], "concepts": concepts, "source": "ambiguous"})

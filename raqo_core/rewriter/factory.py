@@ -13,6 +13,7 @@ REWRITERS = ("raqo", "llm-rewrite", "wordnet", "visual-description")
 def build_rewriter(
     name: str = "raqo", *, model: str = "embedded", adapter: str | None = None, mode: str = "recot", device: str = "cpu", **kwargs: Any
 ) -> QueryRewriter:
+    """``kwargs`` go to the rewriter's config (e.g. ``timeout_s=None`` for offline evaluation)."""
     if name == "raqo":
         from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
@@ -22,13 +23,14 @@ def build_rewriter(
     if name == "llm-rewrite":
         from raqo_core.rewriter.baselines import LLMRewrite
 
-        return LLMRewrite(model, device=device)
+        return LLMRewrite(model, device=device, **kwargs)
     if name == "visual-description":
         from raqo_core.rewriter.baselines import VisualDescriptionAppend
 
-        return VisualDescriptionAppend(model, device=device)
+        return VisualDescriptionAppend(model, device=device, **kwargs)
     if name == "wordnet":
         from raqo_core.rewriter.baselines import WordNetExpansion
 
-        return WordNetExpansion()
+        kwargs.pop("timeout_s", None)  # nothing to time out
+        return WordNetExpansion(**kwargs)
     raise RAQOError(f"unknown rewriter {name!r}; expected one of {REWRITERS}")

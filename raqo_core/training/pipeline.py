@@ -7,6 +7,7 @@ rows reuse the prefixes they share with the full recipe.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -114,8 +115,9 @@ def ensure_mpade(cfg: TrainConfig, run: Path) -> Path:
 
     m = load_manifest(_data_dir(cfg))
     r = shared_retriever(cfg.retriever)
-    vocab = caption_vocabulary([c for x in m.split("train") for c in x.captions])
-    run_mpade(m, r, OfflineAgent(r, vocab), d, MPADEConfig(**cfg.mpade), vocabulary=vocab)
+    captions = [c for x in m.split("train") for c in x.captions]
+    vocab = caption_vocabulary(captions)
+    run_mpade(m, r, OfflineAgent(r, vocab, captions=captions), d, MPADEConfig(**cfg.mpade), vocabulary=vocab)
     return d
 
 
@@ -126,7 +128,7 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs") -> dict[str, Any]:
     from raqo_core.retriever.base import shared_retriever
     from raqo_core.rewriter.models import resolve_base
     from raqo_core.training import data as D
-    from raqo_core.training.stages import train_pro_stage, train_sft_stage
+    from raqo_core.training.stages import _subset, train_pro_stage, train_sft_stage
 
     cfg.validate()
     if cfg.threads:
@@ -153,6 +155,13 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs") -> dict[str, Any]:
                 info = train_sft_stage("ccd", ex, sdir, base=cfg.base_model, init_adapter=prev, cfg=sc, lora=lora, seed=cfg.seed)
             elif stage == "qre":
                 ex = D.qre_examples(tok, D.load_qre(mpade / "D_QRE.jsonl"), cfg.mode, sc.max_length)
+                if sc.replay > 0 and cfg.mode == "recot" and "ccd" in done_stages:
+                    # rehearsal: without it, rewrite-only training overwrites the concept step (measured:
+                    # the model then answers the concept line with a rewrite and every query falls back)
+                    ex = _subset(ex, sc.max_examples, cfg.seed)
+                    ccd = D.ccd_examples(tok, D.load_ccr(mpade / "D_CCR.jsonl"), sc.max_length)
+                    ex = _subset(ex + _subset(ccd, round(sc.replay * len(ex)), cfg.seed + 1), None, cfg.seed)
+                    sc = dataclasses.replace(sc, max_examples=None)
                 info = train_sft_stage("qre", ex, sdir, base=cfg.base_model, init_adapter=prev, cfg=sc, lora=lora, seed=cfg.seed)
             else:
                 ex = D.pro_examples(tok, D.load_pro(mpade / "D_PRO.jsonl"), cfg.mode, sc.ranking_length, sc.max_length)

@@ -46,10 +46,16 @@ class StageConfig:
     sft_weight: float = field(default=0.05, metadata={"help": "PRO only: weight of the SFT term on the best candidate"})
     reward_scale: float = field(default=100.0, metadata={"help": "PRO only: multiplies text–image cosine rewards (CLIP's logit scale)"})
     ranking_length: int = field(default=5, metadata={"help": "PRO only: candidates per list (paper: 5)"})
+    replay: float = field(
+        default=0.0,
+        metadata={"help": "QRE only: D_CCR examples mixed in, as a share of the QRE examples, so the concept step is not forgotten"},
+    )
 
     def validate(self, name: str) -> None:
         if self.lr <= 0 or self.batch_size < 1 or self.epochs <= 0:
             raise RAQOError(f"stage {name!r}: lr, batch_size and epochs must be positive, got {self.lr}, {self.batch_size}, {self.epochs}")
+        if self.replay < 0:
+            raise RAQOError(f"stage {name!r}: replay must be >= 0, got {self.replay}")
         if self.ranking_length < 2:
             raise RAQOError(f"stage {name!r}: ranking_length must be >= 2, got {self.ranking_length}")
 
