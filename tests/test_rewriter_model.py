@@ -74,7 +74,9 @@ def test_int8_quantisation_runs(tiny_lm_dir):
 
 @pytest.mark.slow
 def test_embedded_smollm2_batch_equals_single_and_never_raises():
-    rw = Rewriter(RewriterConfig(model="embedded", adapter=None, guard_threshold=None, max_new_tokens=16, cache_size=0, timeout_s=None)).load()
+    rw = Rewriter(
+        RewriterConfig(model="embedded", adapter=None, guard_threshold=None, max_new_tokens=16, cache_size=0, timeout_s=None)
+    ).load()
     qs = ["a giant crimson orb to the west of a tiny cobalt tile", "a red circle", "show me a lovely ebony rhombus, i think"]
     batched = rw.rewrite_batch(qs, batch_size=3)
     single = [rw.rewrite(q) for q in qs]
