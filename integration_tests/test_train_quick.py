@@ -18,10 +18,24 @@ def test_quick_preset_end_to_end(tmp_path, capsys):
     for chain in ("ccd", "ccd+qre", "ccd+qre+pro"):
         info = json.loads((run / chain / "stage.json").read_text())
         assert info["done"] and info["metrics"]["steps"] >= 1
+    summary = json.loads((run / "train_summary.json").read_text())
+    n_qre = min(24, len((run / "mpade" / "D_QRE.jsonl").read_text().splitlines()))
+    n_ccr = len((run / "mpade" / "D_CCR.jsonl").read_text().splitlines())
+    # the rewrite examples plus 50 % as many replayed concept examples
+    assert summary["stages"]["qre"]["examples"] == n_qre + min(n_ccr, round(0.5 * n_qre))
     meta = json.loads((run / "adapter" / "raqo_adapter.json").read_text())
     from raqo_core.retriever.base import shared_retriever
 
     assert meta["retriever_fingerprint"] == shared_retriever("embedded").fingerprint and meta["stages"] == ["ccd", "qre", "pro"]
+    # an ablation variant sharing the run folder returns its own chain and leaves the recipe's adapter alone
+    from raqo_core.training.pipeline import TrainConfig, run_training
+
+    cfg = TrainConfig.from_yaml("training/configs/quick.yaml")
+    no_pro = run_training(TrainConfig(**{**cfg.__dict__, "stages": ["ccd", "qre"]}), tmp_path, publish=False)
+    assert no_pro["adapter"] == str(run / "ccd+qre" / "adapter")
+    assert json.loads((run / "adapter" / "raqo_adapter.json").read_text())["stages"] == ["ccd", "qre", "pro"]
+    assert json.loads((run / "ccd+qre" / "adapter" / "raqo_adapter.json").read_text())["stages"] == ["ccd", "qre"]
+    assert json.loads((run / "train_summary.json").read_text())["stages"].keys() == {"ccd", "qre", "pro"}
     # a second run skips every finished stage
     t = json.loads((run / "train_summary.json").read_text())["stages"]["ccd"]["seconds"]
     assert main(["train", "--config", "training/configs/quick.yaml", "--out", str(tmp_path)]) == 0

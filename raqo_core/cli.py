@@ -204,7 +204,7 @@ def _cmd_train(a: argparse.Namespace) -> int:
     for v in variants:
         spec = ABLATIONS[v]
         run_cfg = cfg if v == "full" else TrainConfig(**{**cfg.__dict__, "mode": spec["mode"], "stages": spec["stages"]})
-        results[v] = run_training(run_cfg, a.out)
+        results[v] = run_training(run_cfg, a.out, publish=v == "full")
     print(json.dumps({v: {"adapter": r["adapter"], "seconds": r["seconds"]} for v, r in results.items()}, indent=2))
     return 0
 
@@ -226,7 +226,7 @@ def _cmd_report(a: argparse.Namespace) -> int:
         for v, spec in ABLATIONS.items():
             d = run / chain_name(spec["mode"], spec["stages"]) / "adapter"
             if (d / "adapter_config.json").is_file():
-                adapters[v] = str(run / "adapter") if v == "full" and (run / "adapter").is_dir() else str(d)
+                adapters[v] = str(d)  # the chain's own stage adapter ("full": the same weights as <run>/adapter)
     if a.adapter:
         adapters["full"] = a.adapter
     data = a.data or str(embedded_benchmark_dir(0))

@@ -101,11 +101,16 @@ class OfflineAgent:
     Only *weak* words are edited: words the retriever saw rarely or never in its training captions
     (count below ``weak_fraction`` × the 90th-percentile count of content words). Well-known words
     are never touched, so the edits stay meaning-preserving and consistent across queries — which
-    is what a small rewriter can learn. Edits: delete a weak word, delete a leading or trailing
-    span made of weak words and stopwords (framing such as "i'm looking for a picture showing",
-    ", i think"), or substitute a weak word with a *strong* vocabulary word from (a) WordNet
-    synonyms/hypernyms and (b) its nearest strong words in the retriever's own text space. Each
-    edit is scored with the retriever: ``cos(text, GT image) - max cos(text, wrong candidates)``;
+    is what a small rewriter can learn. Edits:
+
+    - delete a word the retriever never saw, or a leading/trailing span of such words and stopwords
+      (framing such as "i'm looking for a picture showing", ", i think");
+    - replace a weak word by a *strong* vocabulary word: WordNet synonyms/hypernyms when there are
+      any, else its nearest strong words in the retriever's text space (within ``neighbour_margin``
+      of the nearest); with ``captions``, only words that fill the same slot there (cosine of their
+      left/right-neighbour distributions ≥ ``slot_min``), so "orb" may become "circle", never "left".
+
+    Each edit is scored with the retriever: ``cos(text, GT image) - max cos(text, wrong candidates)``;
     the best edit is applied greedily while it helps. Every state along the path is a proposal;
     the edited words are the concepts.
     """

@@ -121,8 +121,11 @@ def ensure_mpade(cfg: TrainConfig, run: Path) -> Path:
     return d
 
 
-def run_training(cfg: TrainConfig, out: str | Path = "runs") -> dict[str, Any]:
-    """Run (or resume) the recipe; returns a summary with the final adapter's path."""
+def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = True) -> dict[str, Any]:
+    """Run (or resume) the recipe; returns a summary with the final adapter's path.
+
+    ``publish=False`` (Table 4's ablation variants, which share the run folder): the chain's own
+    stage adapter is the result; ``<run>/adapter`` and ``train_summary.json`` stay the recipe's."""
     import torch
 
     from raqo_core.retriever.base import shared_retriever
@@ -177,8 +180,6 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs") -> dict[str, Any]:
             f"MPADE outputs in {mpade} were mined with retriever {meta_m['retriever_fingerprint']!r}, "
             f"not {retriever_fp!r}; re-run MPADE for this retriever"
         )
-    shutil.rmtree(final, ignore_errors=True)
-    shutil.copytree(prev, final)
     adapter_meta = {
         "retriever": cfg.retriever,
         "retriever_fingerprint": retriever_fp,
@@ -189,8 +190,14 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs") -> dict[str, Any]:
         "mpade_counts": meta_m.get("counts"),
         "stage_metrics": summary["stages"],
     }
-    atomic_write_json(final / "raqo_adapter.json", adapter_meta)
-    summary["adapter"] = str(final)
+    atomic_write_json(prev / "raqo_adapter.json", adapter_meta)
     summary["seconds"] = round(time.time() - t0, 1)
+    if not publish:
+        summary["adapter"] = str(prev)
+        atomic_write_json(run / f"train_summary.{prev.parent.name.replace(':', '-')}.json", summary)
+        return summary
+    shutil.rmtree(final, ignore_errors=True)
+    shutil.copytree(prev, final)
+    summary["adapter"] = str(final)
     atomic_write_json(run / "train_summary.json", summary)
     return summary
