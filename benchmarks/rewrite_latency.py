@@ -55,7 +55,7 @@ def main() -> None:
         out = []
         for i in range(0, len(prompts), bs):
             t = time.perf_counter()
-            g = be.generate(prompts[i : i + bs], max_new_tokens=budget, is_done=lambda _t: False)
+            g = be.generate(prompts[i : i + bs], max_new_tokens=budget, min_new_tokens=budget, is_done=lambda _t: False)
             out.append(time.perf_counter() - t)
             assert g.new_tokens == budget
         return out

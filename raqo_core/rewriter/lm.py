@@ -49,6 +49,7 @@ class LMBackend:
         num_samples: int = 1,
         temperature: float = 0.7,
         seed: int = 0,
+        min_new_tokens: int | None = None,
     ) -> Generation:
         import torch
         from transformers import MaxTimeCriteria, StoppingCriteria, StoppingCriteriaList
@@ -67,6 +68,8 @@ class LMBackend:
             criteria.append(MaxTimeCriteria(max_time))
         sample = num_samples > 1
         kwargs: dict[str, Any] = {"do_sample": sample, "num_return_sequences": num_samples}
+        if min_new_tokens:  # benchmarks: a fixed token budget even where the model would stop
+            kwargs["min_new_tokens"] = min_new_tokens
         if sample:
             kwargs.update(temperature=temperature, top_p=0.95)
         else:
