@@ -148,6 +148,7 @@ class OfflineAgent:
         p90 = content[min(len(content) - 1, int(0.9 * len(content)))] if content else 0
         self.strong_count = weak_fraction * p90
         self._words = sorted(w for w in vocabulary if w not in STOPWORDS and vocabulary[w] >= self.strong_count)
+        self._strong = set(self._words)
         self._word_emb = retriever.encode_texts(self._words, batch_size=256) if self._words else np.zeros((0, 1))
         self.slot_min = slot_min
         self.neighbour_margin = neighbour_margin
@@ -180,9 +181,9 @@ class OfflineAgent:
         return float(sum(x * vb.get(k, 0.0) for k, x in va.items()))
 
     def substitutes(self, word: str) -> list[str]:
-        """Strong vocabulary words that may replace ``word``: WordNet relations, then the retriever's
-        nearest text-space neighbours (within ``neighbour_margin`` of the nearest), all filtered to
-        words that fill the same slot in the training captions."""
+        """Strong vocabulary words that fill ``word``'s slot in the training captions and may replace
+        it: its WordNet relations, or, when there are none, the retriever's nearest text-space
+        neighbours (within ``neighbour_margin`` of the nearest)."""
         if word in self._cand_cache:
             return self._cand_cache[word]
         out: list[str] = []
@@ -193,8 +194,9 @@ class OfflineAgent:
                 related = lexicon.synonyms(word, limit=30) + lexicon.hypernyms(word, pos=None, limit=5)
             except RAQOError:
                 related = []
-            out += [w for w in related if w != word and w not in out and not self.is_weak(w) and w not in STOPWORDS and w in self.vocab]
-        out = [w for w in out if self.slot_similarity(word, w) >= self.slot_min]
+            out += [
+                w for w in related if w != word and w not in out and w in self._strong and self.slot_similarity(word, w) >= self.slot_min
+            ]
         if self.neighbours and len(self._words) and not out:  # a dictionary synonym beats a text-space guess
             e = self.retriever.encode_texts([word])[0]
             sims = self._word_emb @ e
@@ -212,7 +214,6 @@ class OfflineAgent:
                 added += 1
                 if added >= self.neighbours:
                     break
-        out = [w for w in out if self.slot_similarity(word, w) >= self.slot_min]
         self._cand_cache[word] = out
         return out
 
