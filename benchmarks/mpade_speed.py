@@ -26,7 +26,7 @@ def main() -> None:
     import torch
 
     from raqo_core.data.manifest import load_manifest
-    from raqo_core.mpade.agents import OfflineAgent, caption_vocabulary
+    from raqo_core.mpade.agents import OfflineAgent
     from raqo_core.mpade.config import MPADEConfig
     from raqo_core.mpade.engine import run_mpade
     from raqo_core.paths import embedded_benchmark_dir
@@ -35,11 +35,10 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     m = load_manifest(embedded_benchmark_dir(0))
     r = load_retriever("embedded")
-    captions = [c for x in m.split("train") for c in x.captions]
-    vocab = caption_vocabulary(captions)
     cfg = MPADEConfig(register="user", queries_per_image=a.queries_per_image, limit=a.limit, rounds=a.rounds)
     t0 = time.time()
-    meta = run_mpade(m, r, OfflineAgent(r, vocab, captions=captions), a.mpade_out, cfg, vocabulary=vocab)
+    agent = OfflineAgent.from_manifest(r, m)
+    meta = run_mpade(m, r, agent, a.mpade_out, cfg, vocabulary=agent.vocab)
     total = time.time() - t0
     tm = meta["timings"]
     labels = meta["labels"]

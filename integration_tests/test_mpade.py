@@ -37,17 +37,13 @@ def setup(tmp_path_factory):
     return d, m, r, vocab
 
 
-def _captions(m):
-    return [c for x in m.split("train") for c in x.captions]
-
-
 def _cfg(**kw):
     return MPADEConfig(register="user", limit=240, chunk_size=16, rounds=2, **kw)
 
 
 def test_schemas_and_statistics(setup, tmp_path):
     d, m, r, vocab = setup
-    meta = run_mpade(m, r, OfflineAgent(r, vocab, captions=_captions(m)), tmp_path, _cfg(), vocabulary=vocab, progress=False)
+    meta = run_mpade(m, r, OfflineAgent.from_manifest(r, m), tmp_path, _cfg(), vocabulary=vocab, progress=False)
     assert meta["finished"] and meta["labels"]["ambiguous"] > 0 and meta["labels"]["unambiguous"] > 0
     ccr, qre, pro = (read_jsonl(tmp_path / f) for f in FILES)
     assert ccr and qre and pro
@@ -71,7 +67,7 @@ def test_filtering_drops_and_reports(setup, tmp_path):
     meta = run_mpade(
         m,
         r,
-        OfflineAgent(r, vocab, captions=_captions(m)),
+        OfflineAgent.from_manifest(r, m),
         tmp_path / "strict",
         _cfg(filter_threshold=0.99),
         vocabulary=vocab,
@@ -80,7 +76,7 @@ def test_filtering_drops_and_reports(setup, tmp_path):
     loose = run_mpade(
         m,
         r,
-        OfflineAgent(r, vocab, captions=_captions(m)),
+        OfflineAgent.from_manifest(r, m),
         tmp_path / "loose",
         _cfg(filter_threshold=-1.0),
         vocabulary=vocab,
@@ -97,7 +93,7 @@ def test_run_that_yields_nothing_says_so(setup, tmp_path):
         run_mpade(
             m,
             r,
-            OfflineAgent(r, vocab, captions=_captions(m)),
+            OfflineAgent.from_manifest(r, m),
             tmp_path,
             _cfg(filter_threshold=1.0, perturb=False),
             vocabulary=vocab,
@@ -123,15 +119,13 @@ def test_perturbation_labelling(setup):
 def test_resume_after_kill_gives_identical_files(setup, tmp_path):
     d, m, r, vocab = setup
     full = tmp_path / "full"
-    run_mpade(m, r, OfflineAgent(r, vocab, captions=_captions(m)), full, _cfg(), vocabulary=vocab, progress=False)
+    run_mpade(m, r, OfflineAgent.from_manifest(r, m), full, _cfg(), vocabulary=vocab, progress=False)
     part = tmp_path / "part"
-    meta = run_mpade(
-        m, r, OfflineAgent(r, vocab, captions=_captions(m)), part, _cfg(), vocabulary=vocab, progress=False, stop_after_chunks=3
-    )
+    meta = run_mpade(m, r, OfflineAgent.from_manifest(r, m), part, _cfg(), vocabulary=vocab, progress=False, stop_after_chunks=3)
     assert not meta["finished"] and (part / "meta.partial.json").exists() and not (part / "D_QRE.jsonl").exists()
     with (part / "records.jsonl").open("a") as fh:
         fh.write('{"i": 999999, "kind": "ambig')  # torn line of a chunk that never committed
-    run_mpade(m, r, OfflineAgent(r, vocab, captions=_captions(m)), part, _cfg(), vocabulary=vocab, progress=False)
+    run_mpade(m, r, OfflineAgent.from_manifest(r, m), part, _cfg(), vocabulary=vocab, progress=False)
     for f in FILES:
         assert (part / f).read_bytes() == (full / f).read_bytes(), f
 

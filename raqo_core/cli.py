@@ -176,12 +176,10 @@ def _cmd_mpade(a: argparse.Namespace) -> int:
     manifest = load_manifest(a.data)
     retriever = load_retriever(a.retriever, device=a.device)
     if a.agent == "offline":
-        from raqo_core.mpade.agents import OfflineAgent, caption_vocabulary
+        from raqo_core.mpade.agents import OfflineAgent
 
-        captions = [c for r in manifest.split("train") for c in r.captions]
-        vocab = caption_vocabulary(captions)
-        agent = OfflineAgent(retriever, vocab, captions=captions)
-        meta = run_mpade(manifest, retriever, agent, a.out, cfg, vocabulary=vocab)
+        agent = OfflineAgent.from_manifest(retriever, manifest)
+        meta = run_mpade(manifest, retriever, agent, a.out, cfg, vocabulary=agent.vocab)
     else:
         from raqo_core.mpade.agents import ChatMLLMAgent
 

@@ -155,6 +155,13 @@ class OfflineAgent:
         self._slots = context_vectors(captions, set(vocabulary)) if captions else None
         self._cand_cache: dict[str, list[str]] = {}
 
+    @classmethod
+    def from_manifest(cls, retriever: Any, manifest: Any, **kwargs: Any) -> OfflineAgent:
+        """The agent for ``retriever`` trained on ``manifest``'s train-split captions (vocabulary
+        counts and slots both come from them); ``agent.vocab`` is what ``run_mpade`` takes."""
+        captions = [c for r in manifest.split("train") for c in r.captions]
+        return cls(retriever, caption_vocabulary(captions), captions=captions, **kwargs)
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,

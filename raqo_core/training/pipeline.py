@@ -108,16 +108,15 @@ def ensure_mpade(cfg: TrainConfig, run: Path) -> Path:
     if (d / "meta.json").is_file() and (d / "D_QRE.jsonl").is_file():
         return d
     from raqo_core.data.manifest import load_manifest
-    from raqo_core.mpade.agents import OfflineAgent, caption_vocabulary
+    from raqo_core.mpade.agents import OfflineAgent
     from raqo_core.mpade.config import MPADEConfig
     from raqo_core.mpade.engine import run_mpade
     from raqo_core.retriever.base import shared_retriever
 
     m = load_manifest(_data_dir(cfg))
     r = shared_retriever(cfg.retriever)
-    captions = [c for x in m.split("train") for c in x.captions]
-    vocab = caption_vocabulary(captions)
-    run_mpade(m, r, OfflineAgent(r, vocab, captions=captions), d, MPADEConfig(**cfg.mpade), vocabulary=vocab)
+    agent = OfflineAgent.from_manifest(r, m)
+    run_mpade(m, r, agent, d, MPADEConfig(**cfg.mpade), vocabulary=agent.vocab)
     return d
 
 
