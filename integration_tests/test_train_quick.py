@@ -23,6 +23,12 @@ def test_quick_preset_end_to_end(tmp_path, capsys):
     n_ccr = len((run / "mpade" / "D_CCR.jsonl").read_text().splitlines())
     # the rewrite examples plus 50 % as many replayed concept examples
     assert summary["stages"]["qre"]["examples"] == n_qre + min(n_ccr, round(0.5 * n_qre))
+    # PRO ranked the stage-start model's own rewrites beside MPADE's, scored by the retriever
+    lists = [json.loads(line) for line in (run / "ccd+qre+pro" / "D_PRO.policy.jsonl").read_text().splitlines()]
+    with_concepts = [line for line in (run / "mpade" / "D_PRO.jsonl").read_text().splitlines() if json.loads(line)["concepts"]]
+    assert len(lists) == summary["stages"]["pro"]["examples"] == min(8, len(with_concepts))
+    assert any(c.get("source") == "policy" for x in lists for c in x["candidates"])
+    assert all([c["score"] for c in x["candidates"]] == sorted((c["score"] for c in x["candidates"]), reverse=True) for x in lists)
     meta = json.loads((run / "adapter" / "raqo_adapter.json").read_text())
     from raqo_core.retriever.base import shared_retriever
 

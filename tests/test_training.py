@@ -178,3 +178,89 @@ def test_pro_trainer_runs_on_ragged_lists(tiny_lm_dir, tok, tmp_path):
     )
     assert info["metrics"]["steps"] == 2 and math.isfinite(info["metrics"]["train_loss"])
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_pro_replay_adds_the_concept_lines_token_mean_nll(tiny_lm_dir, tok):
+    """PRO trains rewrites only; with ``replay`` each step also pays the SFT loss of D_CCR lines."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from raqo_core.training.pro_loss import pro_loss
+    from raqo_core.training.stages import _PROCollator, make_pro_trainer_class, sequence_logps
+
+    recs = [
+        {
+            "query": "a crimson orb",
+            "concepts": ["crimson"],
+            "candidates": [{"text": "a red circle", "score": 0.31}, {"text": "a orb", "score": 0.2}],
+        }
+    ]
+    [pro] = D.pro_examples(tok, recs, max_candidates=2)
+    ccd = D.ccd_examples(tok, [{"query": "a cobalt tile", "concepts": ["cobalt"]}, {"query": "a red square", "concepts": []}])
+    coll = _PROCollator(tok.pad_token_id, 2)
+    plain = coll([pro])
+    assert not any(k.startswith("replay_") for k in plain)
+    mixed = coll([{**pro, "replay": ccd}])
+    assert mixed["replay_input_ids"].shape[0] == 2 and torch.equal(mixed["input_ids"], plain["input_ids"])
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm_dir).eval()
+    trainer = make_pro_trainer_class().__new__(make_pro_trainer_class())
+    trainer.n, trainer.sft_weight, trainer.reward_scale = 2, 0.1, 100.0
+    with torch.no_grad():
+        base = trainer.compute_loss(model, plain)
+        with_replay = trainer.compute_loss(model, mixed)
+        out = model(input_ids=plain["input_ids"], attention_mask=plain["attention_mask"])
+        s, mean = sequence_logps(out.logits, plain["input_ids"], plain["completion_mask"])
+        expected_pro = pro_loss(mean.view(1, 2), s.view(1, 2), plain["rewards"] * 100.0, 0.1)
+        # the replay term by hand: cross-entropy over the concept-line tokens only, averaged over tokens
+        nll, count = 0.0, 0
+        for ex in ccd:
+            ids = torch.tensor([ex["input_ids"]])
+            logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
+            for t, m in enumerate(ex["completion_mask"][1:]):
+                if m:
+                    nll -= float(logp[t, ex["input_ids"][t + 1]])
+                    count += 1
+    assert float(base) == pytest.approx(float(expected_pro), rel=1e-5)
+    assert float(with_replay) == pytest.approx(float(expected_pro) + nll / count, rel=1e-4)
+
+
+def test_pro_stage_attaches_replay_to_a_share_of_the_lists(tiny_lm_dir, tok, tmp_path, monkeypatch):
+    import datasets
+
+    from raqo_core.training import stages
+
+    recs = [
+        {
+            "query": f"a crimson orb {i}",
+            "concepts": ["crimson"],
+            "candidates": [{"text": "a red circle", "score": 0.3}, {"text": "a orb", "score": 0.2}],
+        }
+        for i in range(4)
+    ]
+    ccd = D.ccd_examples(tok, [{"query": f"a cobalt tile {i}", "concepts": ["cobalt"]} for i in range(10)])
+    seen = {}
+    orig = datasets.Dataset.from_list
+    monkeypatch.setattr(datasets.Dataset, "from_list", lambda rows: seen.setdefault("rows", rows) and orig(rows))
+    info = stages.train_pro_stage(
+        D.pro_examples(tok, recs),
+        tmp_path,
+        base=str(tiny_lm_dir),
+        init_adapter=None,
+        cfg=StageConfig(lr=1e-4, batch_size=2, epochs=1, ranking_length=2, replay=0.5),
+        lora=LoraSettings(r=4, alpha=8, dropout=0.0),
+        replay=ccd,
+    )
+    assert sorted(len(r["replay"]) for r in seen["rows"]) == [0, 0, 1, 1]  # round(0.5 × 4 lists) concept lines
+    assert info["metrics"]["steps"] == 2 and math.isfinite(info["metrics"]["train_loss"])
+
+
+def test_pro_lists_longer_than_the_ranking_keep_best_worst_and_spaced_between(tok):
+    assert D.spread(list(range(10)), 5) == [0, 2, 5, 7, 9]
+    assert D.spread(list(range(3)), 5) == [0, 1, 2]
+    assert D.spread(list(range(6)), 2) == [0, 5]
+    with pytest.raises(ValueError, match="n >= 2, got 1"):
+        D.spread([1, 2], 1)
+    cands = [{"text": f"c{i}", "score": 1 - i / 10} for i in range(7)]
+    [ex] = D.pro_examples(tok, [{"query": "q", "concepts": ["c"], "candidates": cands}], max_candidates=3)
+    assert ex["rewards"] == [1.0, pytest.approx(0.7), pytest.approx(0.4)]

@@ -113,16 +113,30 @@ def qre_examples(tokenizer: Any, recs: list[dict[str, Any]], mode: str = "recot"
     return out
 
 
+def spread(items: list[Any], n: int) -> list[Any]:
+    """``n`` items of a best-first list: the first, the last and evenly spaced ones between, in order."""
+    if n < 2:
+        raise ValueError(f"spread needs n >= 2, got {n}")
+    if len(items) <= n:
+        return list(items)
+    last = len(items) - 1
+    return [items[int(i * last / (n - 1) + 0.5)] for i in range(n)]  # half up, not to even
+
+
 def pro_examples(
     tokenizer: Any, recs: list[dict[str, Any]], mode: str = "recot", max_candidates: int = 5, max_length: int = 256
 ) -> list[dict[str, Any]]:
-    """One example per list: tokenized candidates (best-first) and their rewards."""
+    """One example per list: tokenized candidates (best-first) and their rewards.
+
+    A list longer than ``max_candidates`` keeps its best and its worst candidate and evenly spaced
+    ones between (:func:`spread`): the top few of a long list are near-ties whose reward gaps carry
+    little gradient, while the bottom holds the partial rewrites the model should learn to avoid."""
     out = []
     for r in recs:
         ctx = rewrite_context(tokenizer, r["query"], r["concepts"], mode)
         if ctx is None:
             continue
-        cands = r["candidates"][:max_candidates]
+        cands = spread(r["candidates"], max_candidates)
         enc = [_encode(tokenizer, ctx, f" {c['text']}", True, max_length) for c in cands]
         out.append({"candidates": enc, "rewards": [float(c["score"]) for c in cands]})
     return out

@@ -120,6 +120,33 @@ def ensure_mpade(cfg: TrainConfig, run: Path) -> Path:
     return d
 
 
+def _with_policy_candidates(
+    cfg: TrainConfig, sc: StageConfig, lists: list[dict[str, Any]], sdir: Path, prev: Path | None
+) -> list[dict[str, Any]]:
+    """The PRO lists this stage trains on, with the stage-start model's own scored rewrites added."""
+    from raqo_core.data.manifest import load_manifest
+    from raqo_core.retriever.base import shared_retriever
+    from raqo_core.training.policy import add_policy_candidates
+    from raqo_core.training.stages import _subset
+
+    lists = _subset([r for r in lists if r["concepts"] or cfg.mode == "direct"], sc.max_examples, cfg.seed)
+    sdir.mkdir(parents=True, exist_ok=True)
+    return add_policy_candidates(
+        lists,
+        sdir / "D_PRO.policy.jsonl",
+        base=cfg.base_model,
+        adapter=prev,
+        retriever=shared_retriever(cfg.retriever),
+        manifest=load_manifest(_data_dir(cfg)),
+        split=cfg.mpade.get("split", "train"),
+        register=cfg.mpade.get("register", "user"),
+        mode=cfg.mode,
+        samples=sc.policy_samples,
+        temperature=sc.policy_temperature,
+        seed=cfg.seed,
+    )
+
+
 def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = True) -> dict[str, Any]:
     """Run (or resume) the recipe; returns a summary with the final adapter's path.
 
@@ -166,9 +193,18 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = 
                     sc = dataclasses.replace(sc, max_examples=None)
                 info = train_sft_stage("qre", ex, sdir, base=cfg.base_model, init_adapter=prev, cfg=sc, lora=lora, seed=cfg.seed)
             else:
-                ex = D.pro_examples(tok, D.load_pro(mpade / "D_PRO.jsonl"), cfg.mode, sc.ranking_length, sc.max_length)
-                info = train_pro_stage(ex, sdir, base=cfg.base_model, init_adapter=prev, cfg=sc, lora=lora, seed=cfg.seed)
+                lists = D.load_pro(mpade / "D_PRO.jsonl")
+                if sc.policy_samples:
+                    lists = _with_policy_candidates(cfg, sc, lists, sdir, prev)
+                    sc = dataclasses.replace(sc, max_examples=None)  # the subset was taken before generating
+                ex = D.pro_examples(tok, lists, cfg.mode, sc.ranking_length, sc.max_length)
+                rehearse = None
+                if sc.replay > 0 and cfg.mode == "recot" and "ccd" in done_stages:  # PRO trains rewrites only, too
+                    rehearse = D.ccd_examples(tok, D.load_ccr(mpade / "D_CCR.jsonl"), sc.max_length)
+                info = train_pro_stage(ex, sdir, base=cfg.base_model, init_adapter=prev, cfg=sc, lora=lora, seed=cfg.seed, replay=rehearse)
         summary["stages"][stage] = {"dir": str(sdir), **{k: info[k] for k in ("examples", "seconds", "metrics")}}
+        if (sdir / "D_PRO.policy.json").is_file():
+            summary["stages"][stage]["policy_candidates"] = json.loads((sdir / "D_PRO.policy.json").read_text())
         prev = sdir / "adapter"
     assert prev is not None
     final = run / "adapter"

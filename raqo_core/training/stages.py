@@ -48,14 +48,30 @@ class StageConfig:
     ranking_length: int = field(default=5, metadata={"help": "PRO only: candidates per list (paper: 5)"})
     replay: float = field(
         default=0.0,
-        metadata={"help": "QRE only: D_CCR examples mixed in, as a share of the QRE examples, so the concept step is not forgotten"},
+        metadata={
+            "help": "QRE and PRO: D_CCR examples mixed in, as a share of the stage's examples (PRO: lists), so the concept step"
+            " the stage never trains is not forgotten"
+        },
     )
+
+    policy_samples: int = field(
+        default=0,
+        metadata={
+            "help": "PRO only: rewrites of the stage-start model (1 greedy + the rest sampled) scored by the retriever and"
+            " added to each list, so the loss also ranks the model's own mistakes (0 = MPADE's candidates only)"
+        },
+    )
+    policy_temperature: float = field(default=0.8, metadata={"help": "PRO only: sampling temperature of the policy rewrites"})
 
     def validate(self, name: str) -> None:
         if self.lr <= 0 or self.batch_size < 1 or self.epochs <= 0:
             raise RAQOError(f"stage {name!r}: lr, batch_size and epochs must be positive, got {self.lr}, {self.batch_size}, {self.epochs}")
         if self.replay < 0:
             raise RAQOError(f"stage {name!r}: replay must be >= 0, got {self.replay}")
+        if self.policy_samples < 0 or self.policy_temperature <= 0:
+            raise RAQOError(
+                f"stage {name!r}: policy_samples must be >= 0 and policy_temperature > 0, got {self.policy_samples}, {self.policy_temperature}"
+            )
         if self.ranking_length < 2:
             raise RAQOError(f"stage {name!r}: ranking_length must be >= 2, got {self.ranking_length}")
 
@@ -248,6 +264,21 @@ class _PROCollator:
                     masks.append(cands[0]["completion_mask"])
                     valid.append(False)
             rewards.append([float(x) for x in ex["rewards"][: self.n]] + [0.0] * (self.n - len(cands)))
+        out = {
+            **self._pad(seqs, masks),
+            "rewards": torch.tensor(rewards),
+            "valid": torch.tensor(valid).view(len(batch), self.n),
+        }
+        replay = [r for ex in batch for r in ex.get("replay") or []]
+        if replay:
+            out.update(
+                {f"replay_{k}": v for k, v in self._pad([r["input_ids"] for r in replay], [r["completion_mask"] for r in replay]).items()}
+            )
+        return out
+
+    def _pad(self, seqs: list[list[int]], masks: list[list[int]]) -> dict[str, Any]:
+        import torch
+
         width = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
         att = torch.zeros((len(seqs), width), dtype=torch.long)
@@ -256,13 +287,7 @@ class _PROCollator:
             ids[i, : len(s)] = torch.tensor(s)
             att[i, : len(s)] = 1
             comp[i, : len(m)] = torch.tensor(m)
-        return {
-            "input_ids": ids,
-            "attention_mask": att,
-            "completion_mask": comp,
-            "rewards": torch.tensor(rewards),
-            "valid": torch.tensor(valid).view(len(batch), self.n),
-        }
+        return {"input_ids": ids, "attention_mask": att, "completion_mask": comp}
 
 
 def sequence_logps(logits: Any, input_ids: Any, completion_mask: Any) -> tuple[Any, Any]:
@@ -296,14 +321,29 @@ def make_pro_trainer_class() -> Any:
             loss = pro_loss(
                 mean.view(b, self.n), s.view(b, self.n), inputs["rewards"] * self.reward_scale, self.sft_weight, mask=inputs["valid"]
             )
+            if "replay_input_ids" in inputs:  # rehearsal of D_CCR: token-mean NLL of the concept lines
+                ids, comp = inputs["replay_input_ids"], inputs["replay_completion_mask"]
+                r = model(input_ids=ids, attention_mask=inputs["replay_attention_mask"])
+                rs, _ = sequence_logps(r.logits, ids, comp)
+                loss = loss - rs.sum() / comp[:, 1:].sum().clamp_min(1)
             return (loss, out) if return_outputs else loss
 
     return PROTrainer
 
 
 def train_pro_stage(
-    examples: list[dict[str, Any]], out: Path, *, base: str, init_adapter: Path | None, cfg: StageConfig, lora: LoraSettings, seed: int = 0
+    examples: list[dict[str, Any]],
+    out: Path,
+    *,
+    base: str,
+    init_adapter: Path | None,
+    cfg: StageConfig,
+    lora: LoraSettings,
+    seed: int = 0,
+    replay: list[dict[str, list[int]]] | None = None,
 ) -> dict[str, Any]:
+    """PRO on ranked lists. ``replay`` (tokenized D_CCR examples) are attached one per list to the
+    first ``round(cfg.replay * lists)`` lists; their SFT loss is added to that step's PRO loss."""
     import datasets
     from transformers import TrainingArguments
 
@@ -311,6 +351,10 @@ def train_pro_stage(
     if not examples:
         raise RAQOError("stage 'pro' has no ranked lists (D_PRO needs lists of at least 2 candidates)")
     examples = _subset(examples, cfg.max_examples, seed)
+    if replay and cfg.replay > 0:
+        extra = _subset(replay, round(cfg.replay * len(examples)), seed + 1)
+        examples = [{**ex, "replay": [extra[i]] if i < len(extra) else []} for i, ex in enumerate(examples)]
+        examples = _subset(examples, None, seed)
     out.mkdir(parents=True, exist_ok=True)
     model, tok = load_trainable(base, init_adapter, lora, seed)
     ds = datasets.Dataset.from_list(examples)
