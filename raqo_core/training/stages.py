@@ -242,7 +242,8 @@ def train_sft_stage(
 
 
 class _PROCollator:
-    """Pads every candidate of every list into one ``[batch * n, L]`` block (right padding)."""
+    """Pads every candidate of every list into one ``[batch * n, L]`` block (right padding), and the
+    lists' replayed D_CCR examples, if any, into a ``replay_*`` block of their own."""
 
     def __init__(self, pad_id: int, n: int) -> None:
         self.pad_id = pad_id
