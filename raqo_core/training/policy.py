@@ -43,8 +43,14 @@ def merge_candidates(candidates: list[dict[str, Any]], extra: list[tuple[str, fl
     return sorted(out, key=lambda c: -c["score"])
 
 
-def _first_line(text: str) -> str:
-    return text.strip().split("\n", 1)[0].strip()
+def _rewrite(completion: str) -> str:
+    """The rewrite line, cleaned as the rewriter cleans it at inference ("" if there is none)."""
+    from raqo_core.rewriter import prompt as P
+
+    try:
+        return P.parse_response(completion, "direct").rewrite or ""
+    except P.ParseError:
+        return ""
 
 
 def add_policy_candidates(
@@ -73,6 +79,7 @@ def add_policy_candidates(
         cached = read_jsonl(out)
         if [r["query"] for r in cached] == [r["query"] for r in recs]:
             return cached
+    import functools
     import time
 
     import numpy as np
@@ -80,6 +87,7 @@ def add_policy_candidates(
 
     from raqo_core.rewriter.lm import LMBackend
     from raqo_core.rewriter.models import load_causal_lm
+    from raqo_core.rewriter.prompt import is_complete
     from raqo_core.training.data import rewrite_context
 
     t0 = time.time()
@@ -103,7 +111,7 @@ def add_policy_candidates(
         if not keep:
             continue
         ps = [p for _, p in keep]
-        done = lambda t: "\n" in t  # noqa: E731 - one rewrite line
+        done = functools.partial(is_complete, mode="direct")  # after "Rewrite:", one line is the answer
         greedy = backend.generate(ps, is_done=done).texts
         sampled = (
             backend.generate(ps, is_done=done, num_samples=samples - 1, temperature=temperature, seed=seed + s).texts
@@ -111,7 +119,7 @@ def add_policy_candidates(
             else [[] for _ in ps]
         )
         for (i, _), g, sm in zip(keep, greedy, sampled, strict=True):
-            texts[i] = [_first_line(t) for t in g + sm]
+            texts[i] = [_rewrite(t) for t in g + sm]
     needed = {targets[recs[i]["query"]].image_id: targets[recs[i]["query"]] for i in texts}
     img_index = {k: n for n, k in enumerate(needed)}
     img_emb = retriever.encode_images([manifest.image_path(r) for r in needed.values()]) if needed else np.zeros((0, retriever.dim))
