@@ -1,6 +1,9 @@
 """Rewriter latency on the CPU: the None short-circuit, a full ReCoT rewrite, batched throughput.
 
-    python benchmarks/rewrite_latency.py --out results/bench/rewrite_latency.json [--adapter DIR] [--int8]
+    python benchmarks/rewrite_latency.py [--adapter DIR] [--int8] [--n N] [--out FILE]
+
+The default output name says what was measured (``rewrite_latency[_adapter][_int8][_nN].json``), so
+a run with an adapter never overwrites the base model's figures.
 
 Without a trained adapter the base model does not follow the ReCoT format, so the two paths are
 timed by their token budgets, which is what they cost: the None path is the prompt prefill plus
@@ -20,9 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import summary_ms, write  # noqa: E402
 
 
+def default_out(adapter: str | None, int8: bool, n: int) -> str:
+    """Name the result after the configuration measured (n = 24 is the default sample)."""
+    name = "rewrite_latency" + ("_adapter" if adapter else "") + ("_int8" if int8 else "") + (f"_n{n}" if n != 24 else "")
+    return f"results/bench/{name}.json"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="results/bench/rewrite_latency.json")
+    ap.add_argument("--out", default=None, help="default: results/bench/rewrite_latency[_adapter][_int8][_nN].json")
     ap.add_argument("--model", default="embedded")
     ap.add_argument("--adapter", default=None)
     ap.add_argument("--threads", type=int, default=2)
@@ -105,7 +114,7 @@ def main() -> None:
     import resource
 
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    write(a.out, res)
+    write(a.out or default_out(a.adapter, a.int8, a.n), res)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ raqo retriever train ...           train an open_clip model on a manifest (the e
 raqo retriever info SPEC           spec, fingerprint, dimension
 raqo eval --data DIR --retriever SPEC [--register user] [--limit N] [--json OUT]
           [--rewriter raqo|llm-rewrite|wordnet|visual-description --model M --adapter DIR]
+raqo compare --data DIR --split test --register user --limit N --row REF=none --row NEW=ADAPTER[@direct]
+          [--json OUT] [--md OUT]  each row minus the first, per query, with 95 % intervals
 raqo rewrite "a crimson orb beside a cube" [--model M] [--adapter DIR] [--mode recot] [--json]
 raqo export-onnx --retriever SPEC --out DIR [--fp16] [--int8]
 raqo mpade --data DIR --retriever SPEC --agent offline|chat --out DIR [--limit N] [--register user]
@@ -124,6 +126,51 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     if a.json:
         atomic_write_json(a.json, res)
         print(f"wrote {a.json}")
+    return 0
+
+
+def _cmd_compare(a: argparse.Namespace) -> int:
+    from raqo_core.data.manifest import load_manifest
+    from raqo_core.evaluation.compare import compare_markdown, compare_rewriters, parse_row
+    from raqo_core.evaluation.evaluate import EvalSetup
+    from raqo_core.io import atomic_write_json, atomic_write_text
+    from raqo_core.retriever.base import load_retriever
+
+    _threads(a.threads)
+    specs = [parse_row(r) for r in a.row]  # validate every row before loading any model
+    names = [n for n, _, _ in specs]
+    if len(set(names)) != len(names):
+        raise RAQOError(f"row names must be unique, got {names}")
+    setup = EvalSetup(split=a.split, register=a.register, limit=a.limit, progress=not a.quiet)
+    setup.validate()
+    manifest = load_manifest(a.data)
+    retriever = load_retriever(a.retriever, device=a.device)
+    rows: dict[str, Any] = {}
+    for name, adapter, mode in specs:
+        if adapter is None:
+            rows[name] = None
+            continue
+        from raqo_core.evaluation.compare import BASELINES
+        from raqo_core.rewriter.disk_cache import DiskCachedRewriter
+        from raqo_core.rewriter.factory import build_rewriter
+
+        if adapter in BASELINES:
+            inner = build_rewriter(adapter, model=a.model, timeout_s=None)
+        else:
+            inner = build_rewriter(
+                "raqo", model=a.model, adapter=adapter, mode=mode, retriever_fingerprint=retriever.fingerprint, timeout_s=None
+            )
+        rows[name] = DiskCachedRewriter(inner).load().as_text_map()
+    res = compare_rewriters(manifest, retriever, rows, setup, n_boot=a.n_boot, seed=a.seed)
+    res["rows"] = {n: {"adapter": ad, "mode": mo} for n, ad, mo in specs}
+    md = compare_markdown(res)
+    print(md)
+    if a.json:
+        atomic_write_json(a.json, res)
+        print(f"wrote {a.json}")
+    if a.md:
+        atomic_write_text(a.md, md + "\n")
+        print(f"wrote {a.md}")
     return 0
 
 
@@ -321,6 +368,29 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--mode", default="recot", choices=["recot", "direct", "detect"])
     e.add_argument("--no-gallery-rewrite", action="store_true", help="leave the I2T caption gallery as it is")
     e.set_defaults(func=_cmd_eval)
+
+    cp = sub.add_parser("compare", help="compare rewriters on the same queries, with paired 95 %% intervals")
+    cp.add_argument("--data", required=True)
+    cp.add_argument("--retriever", default="embedded")
+    cp.add_argument("--split", default="test")
+    cp.add_argument("--register", default="user")
+    cp.add_argument("--limit", type=int, default=None)
+    cp.add_argument(
+        "--row",
+        action="append",
+        required=True,
+        help="NAME=ADAPTER[@recot|@direct], NAME=wordnet|llm-rewrite|visual-description or NAME=none (no rewriting); "
+        "repeat it. The first row is the reference",
+    )
+    cp.add_argument("--model", default="embedded", help="rewriter base model: 'embedded', an HF id or a folder")
+    cp.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--json", default=None)
+    cp.add_argument("--md", default=None, help="write the markdown table here")
+    cp.add_argument("--device", default="cpu")
+    cp.add_argument("--threads", type=int, default=None)
+    cp.add_argument("--quiet", action="store_true")
+    cp.set_defaults(func=_cmd_compare)
 
     mp = sub.add_parser("mpade", help="mine the retriever's preferences (D_CCR, D_QRE, D_PRO)")
     mp.add_argument("--data", required=True)

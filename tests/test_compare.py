@@ -1,0 +1,77 @@
+import json
+
+import pytest
+
+from raqo_core.cli import main
+from raqo_core.data.manifest import load_manifest
+from raqo_core.errors import RAQOError
+from raqo_core.evaluation.compare import compare_markdown, compare_rewriters, parse_row
+from raqo_core.evaluation.evaluate import EvalSetup, evaluate
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("NA=none", ("NA", None, "recot")),
+        ("full=runs/x/ccd+qre+pro/adapter", ("full", "runs/x/ccd+qre+pro/adapter", "recot")),
+        ("nr=runs/x/direct:qre+pro/adapter@direct", ("nr", "runs/x/direct:qre+pro/adapter", "direct")),
+        ("wn=wordnet", ("wn", "wordnet", "recot")),
+    ],
+)
+def test_parse_row(spec, expected):
+    assert parse_row(spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("just-a-path", "is not NAME=ADAPTER"), ("=x", "is not NAME=ADAPTER"), ("a=p@detect", "mode 'detect' is not 'recot' or 'direct'")],
+)
+def test_parse_row_errors_name_the_row(spec, message):
+    with pytest.raises(RAQOError, match=message):
+        parse_row(spec)
+
+
+def test_compare_pairs_each_row_with_the_reference(tiny_bench, random_retriever):
+    m = load_manifest(tiny_bench)
+    test = m.split("test")
+    user_to_plain = dict(zip([t for r in test for t in r.texts("user")], [t for r in test for t in r.captions], strict=True))
+    setup = EvalSetup(register="user", limit=120, progress=False)
+    rows = {
+        "NA": None,
+        "oracle": lambda qs: [user_to_plain[q] for q in qs],
+        "junk": lambda qs: ["zzz qqq"] * len(qs),  # one text for every query: it ranks the same image first
+    }
+    res = compare_rewriters(m, random_retriever, rows, setup, n_boot=300)
+    assert res["reference"] == "NA" and res["n_queries"] == 120 and sorted(res["paired"]) == ["junk", "oracle"]
+    na = evaluate(m, random_retriever, setup)
+    assert res["recall"]["NA"] == pytest.approx(na["t2i"])
+    for name in ("junk", "oracle"):
+        for k in ("R@1", "R@5", "R@10"):
+            p = res["paired"][name][k]
+            assert p["delta"] == pytest.approx(res["recall"][name][k] - res["recall"]["NA"][k])
+            assert p["a_only"] - p["b_only"] == round(p["delta"] * 120 / 100)
+            assert p["low"] <= p["delta"] <= p["high"]
+    junk_hits = res["recall"]["junk"]["R@1"] * 120 / 100
+    per_image = max(len(r.texts("user")) for r in test)
+    assert junk_hits <= per_image  # one image is ranked first for every query: only its own queries hit
+    md = compare_markdown(res)
+    assert md.splitlines()[2].startswith("| NA | ") and "reference" in md.splitlines()[2]
+    assert "| junk | " in md and "p=" in md
+    with pytest.raises(RAQOError, match="at least two rows"):
+        compare_rewriters(m, random_retriever, {"NA": None}, setup)
+
+
+def test_compare_command_writes_json_and_markdown(tmp_path, capsys, tiny_bench, random_retriever, monkeypatch):
+    monkeypatch.setenv("RAQO_CACHE", str(tmp_path / "cache"))
+    random_retriever.save_local(tmp_path / "ckpt")
+    base = ["compare", "--data", str(tiny_bench), "--retriever", str(tmp_path / "ckpt"), "--limit", "60", "--quiet"]
+    rc = main([*base, "--row", "NA=none", "--row", "wn=wordnet", "--json", str(tmp_path / "c.json"), "--md", str(tmp_path / "c.md")])
+    assert rc == 0
+    res = json.loads((tmp_path / "c.json").read_text())
+    assert res["rows"] == {"NA": {"adapter": None, "mode": "recot"}, "wn": {"adapter": "wordnet", "mode": "recot"}}
+    assert res["n_queries"] == 60 and set(res["paired"]["wn"]) == {"R@1", "R@5", "R@10"}
+    assert (tmp_path / "c.md").read_text().startswith("| row | R@1 |")
+    assert main([*base, "--row", "a=none", "--row", "a=wordnet"]) == 2
+    assert "row names must be unique, got ['a', 'a']" in capsys.readouterr().err
+    assert main([*base, "--row", "a=none", "--row", "b=p@fast"]) == 2
+    assert "mode 'fast' is not 'recot' or 'direct'" in capsys.readouterr().err
