@@ -72,3 +72,31 @@ def test_policy_config_is_validated():
         StageConfig(policy_samples=-1).validate("pro")
     with pytest.raises(RAQOError, match="got 2, 0.0"):
         StageConfig(policy_samples=2, policy_temperature=0.0).validate("pro")
+
+
+def test_contrastive_policy_scores_use_the_whole_split_as_gallery(tiny_bench, random_retriever, tiny_lm_dir, tmp_path):
+    import numpy as np
+
+    from raqo_core.data.manifest import load_manifest
+    from raqo_core.mpade.assessment import target_scores
+
+    m = load_manifest(tiny_bench)
+    recs = m.split("train")
+    lists = [
+        {"query": r.texts("user")[0], "concepts": ["x"], "candidates": [{"text": r.texts("captions")[0], "score": -0.01}]} for r in recs[:2]
+    ]
+    out_file = tmp_path / "D_PRO.policy.jsonl"
+    kw = dict(base=str(tiny_lm_dir), adapter=None, retriever=random_retriever, manifest=m, split="train", register="user")
+    got = add_policy_candidates(lists, out_file, samples=2, score="contrastive", score_scale=50.0, **kw)
+    img = random_retriever.encode_images([m.image_path(r) for r in recs])
+    checked = 0
+    for j, g in enumerate(got):
+        for c in g["candidates"]:
+            if c.get("source") == "policy":
+                want = target_scores(random_retriever.encode_texts([c["text"]]), img, np.array([j]), kind="contrastive", scale=50.0)[0]
+                assert c["score"] == pytest.approx(want, abs=1e-5) and c["score"] <= 0
+                checked += 1
+    assert checked >= 1
+    assert json.loads(out_file.with_suffix(".json").read_text())["score"] == "contrastive"
+    with pytest.raises(RAQOError, match="missing"):  # cosine-scored lists are not these: regenerate (and fail on the bad base)
+        add_policy_candidates(lists, out_file, samples=2, **{**kw, "base": str(tmp_path / "missing")})

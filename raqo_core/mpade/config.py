@@ -24,6 +24,14 @@ class MPADEConfig:
     queries_per_image: int | None = field(default=None, metadata={"help": "use at most N captions per image"})
     max_concepts: int = field(default=3, metadata={"help": "concepts kept per query (the first, most rewarded edits)"})
     max_concept_words: int = field(default=6, metadata={"help": "longer spans are not named as concepts (they teach copying)"})
+    score: str = field(
+        default="cosine",
+        metadata={
+            "help": "candidate score / PRO reward: 'cosine' (text–target similarity, the paper's) or 'contrastive'"
+            " (log-softmax of the target over the gallery / score_scale: rewards beating the other images)"
+        },
+    )
+    score_scale: float = field(default=100.0, metadata={"help": "logit scale of the contrastive score (CLIP: 100)"})
     chunk_size: int = field(default=64, metadata={"help": "queries per resumable chunk"})
     seed: int = field(default=0, metadata={"help": "seed for sampling None examples"})
 
@@ -36,5 +44,9 @@ class MPADEConfig:
             )
         if not -1 <= self.filter_threshold <= 1:
             raise RAQOError(f"filter_threshold must be in [-1, 1], got {self.filter_threshold}")
+        if self.score not in ("cosine", "contrastive"):
+            raise RAQOError(f"score must be 'cosine' or 'contrastive', got {self.score!r}")
+        if self.score_scale <= 0:
+            raise RAQOError(f"score_scale must be > 0, got {self.score_scale}")
         if self.limit is not None and self.limit < 1:
             raise RAQOError(f"limit must be >= 1, got {self.limit}")

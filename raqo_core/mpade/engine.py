@@ -30,6 +30,7 @@ from raqo_core.mpade.assessment import (
     QueryItem,
     count_labels,
     ranks_against,
+    target_scores,
     top_wrong,
 )
 from raqo_core.mpade.config import MPADEConfig
@@ -244,12 +245,14 @@ def _process_chunk(
         flat = [(it, p) for it, prop in zip(active, proposals, strict=True) for p in prop.rewrites]
         if flat:
             emb = retriever.encode_texts([p for _, p in flat], batch_size=256)
-            rk = ranks_against(emb, img_emb, np.asarray([it.image_index for it, _ in flat]))
-            for (it, p), e, r in zip(flat, emb, rk, strict=True):
+            tgt = np.asarray([it.image_index for it, _ in flat])
+            rk = ranks_against(emb, img_emb, tgt)
+            sc = target_scores(emb, img_emb, tgt, kind=cfg.score, scale=cfg.score_scale)
+            for (it, p), r, score in zip(flat, rk, sc, strict=True):
                 s = state[it.index]
                 s["history"].append((p, int(r)))
                 if r < cfg.unambiguous_k and p not in s["accepted"]:
-                    s["accepted"][p] = float(e @ img_emb[it.image_index])
+                    s["accepted"][p] = float(score)
         nxt = []
         for it, prop in zip(active, proposals, strict=True):
             s = state[it.index]
@@ -285,7 +288,14 @@ def _process_chunk(
             "kind": "unambiguous",
             "query": it.query,
             "rank": it.rank,
-            "score": round(float(q_emb[it.index] @ img_emb[it.image_index]), 6),
+            "score": round(
+                float(
+                    target_scores(
+                        q_emb[it.index : it.index + 1], img_emb, np.asarray([it.image_index]), kind=cfg.score, scale=cfg.score_scale
+                    )[0]
+                ),
+                6,
+            ),
         }
         if cfg.perturb:
             pert = perturb_query(it.query, img_emb[it.image_index], retriever, vocabulary, cfg.perturb_margin)

@@ -102,10 +102,26 @@ def _data_dir(cfg: TrainConfig) -> Path:
     return Path(cfg.data)
 
 
+def check_mined_with(d: Path, requested: dict[str, Any]) -> None:
+    """Refuse to reuse MPADE outputs mined with other settings than the config names explicitly."""
+    from raqo_core.mpade.config import MPADEConfig
+
+    mined = json.loads((d / "meta.json").read_text()).get("config", {})
+    defaults = asdict(MPADEConfig())
+    for key, want in requested.items():
+        have = mined.get(key, defaults.get(key))
+        if have != want:
+            raise RAQOError(
+                f"MPADE outputs in {d} were mined with {key}={have!r}, but the config asks for {key}={want!r}; "
+                "delete that folder to re-mine, or give the run another name"
+            )
+
+
 def ensure_mpade(cfg: TrainConfig, run: Path) -> Path:
     """MPADE outputs for this run (reused when present)."""
     d = Path(cfg.mpade_dir) if cfg.mpade_dir else run / "mpade"
     if (d / "meta.json").is_file() and (d / "D_QRE.jsonl").is_file():
+        check_mined_with(d, cfg.mpade)
         return d
     from raqo_core.data.manifest import load_manifest
     from raqo_core.mpade.agents import OfflineAgent
@@ -121,7 +137,7 @@ def ensure_mpade(cfg: TrainConfig, run: Path) -> Path:
 
 
 def _with_policy_candidates(
-    cfg: TrainConfig, sc: StageConfig, lists: list[dict[str, Any]], sdir: Path, prev: Path | None
+    cfg: TrainConfig, sc: StageConfig, lists: list[dict[str, Any]], sdir: Path, prev: Path | None, mpade: Path
 ) -> list[dict[str, Any]]:
     """The PRO lists this stage trains on, with the stage-start model's own scored rewrites added."""
     from raqo_core.data.manifest import load_manifest
@@ -131,6 +147,7 @@ def _with_policy_candidates(
 
     lists = _subset([r for r in lists if r["concepts"] or cfg.mode == "direct"], sc.max_examples, cfg.seed)
     sdir.mkdir(parents=True, exist_ok=True)
+    mined = json.loads((mpade / "meta.json").read_text()).get("config", {})
     return add_policy_candidates(
         lists,
         sdir / "D_PRO.policy.jsonl",
@@ -143,6 +160,8 @@ def _with_policy_candidates(
         mode=cfg.mode,
         samples=sc.policy_samples,
         temperature=sc.policy_temperature,
+        score=mined.get("score", "cosine"),  # policy rewrites are scored exactly like MPADE's candidates
+        score_scale=float(mined.get("score_scale", 100.0)),
         seed=cfg.seed,
     )
 
@@ -195,7 +214,7 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = 
             else:
                 lists = D.load_pro(mpade / "D_PRO.jsonl")
                 if sc.policy_samples:
-                    lists = _with_policy_candidates(cfg, sc, lists, sdir, prev)
+                    lists = _with_policy_candidates(cfg, sc, lists, sdir, prev, mpade)
                     sc = dataclasses.replace(sc, max_examples=None)  # the subset was taken before generating
                 ex = D.pro_examples(tok, lists, cfg.mode, sc.ranking_length, sc.max_length)
                 rehearse = None

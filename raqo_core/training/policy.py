@@ -10,6 +10,7 @@ below the mined rewrites (as RRHF and PRO do with policy samples).
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ def add_policy_candidates(
     samples: int = 3,
     temperature: float = 0.8,
     batch_size: int = 16,
+    score: str = "cosine",
+    score_scale: float = 100.0,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """``recs`` (D_PRO lines) with ``samples`` rewrites of the stage-start model added to each list:
@@ -75,9 +78,12 @@ def add_policy_candidates(
     ``.json`` beside it."""
     if samples < 1:
         raise RAQOError(f"policy samples must be >= 1, got {samples}")
-    if out.is_file():
+    stats_path = out.with_suffix(".json")
+    if out.is_file() and stats_path.is_file():
         cached = read_jsonl(out)
-        if [r["query"] for r in cached] == [r["query"] for r in recs]:
+        st = json.loads(stats_path.read_text())
+        same_score = st.get("score", "cosine") == score
+        if same_score and [r["query"] for r in cached] == [r["query"] for r in recs]:
             return cached
     import functools
     import time
@@ -85,6 +91,7 @@ def add_policy_candidates(
     import numpy as np
     from tqdm.auto import tqdm
 
+    from raqo_core.mpade.assessment import target_scores
     from raqo_core.rewriter.lm import LMBackend
     from raqo_core.rewriter.models import load_causal_lm
     from raqo_core.rewriter.prompt import is_complete
@@ -120,14 +127,21 @@ def add_policy_candidates(
         )
         for (i, _), g, sm in zip(keep, greedy, sampled, strict=True):
             texts[i] = [_rewrite(t) for t in g + sm]
-    needed = {targets[recs[i]["query"]].image_id: targets[recs[i]["query"]] for i in texts}
-    img_index = {k: n for n, k in enumerate(needed)}
-    img_emb = retriever.encode_images([manifest.image_path(r) for r in needed.values()]) if needed else np.zeros((0, retriever.dim))
     flat = [(i, t) for i, ts in texts.items() for t in ts if t]
-    emb = retriever.encode_texts([t for _, t in flat]) if flat else np.zeros((0, retriever.dim))
     extra: dict[int, list[tuple[str, float]]] = {}
-    for (i, t), e in zip(flat, emb, strict=True):
-        extra.setdefault(i, []).append((t, float(e @ img_emb[img_index[targets[recs[i]["query"]].image_id]])))
+    if flat:
+        # the gallery MPADE scored its candidates against: the split's images (contrastive scores need all of them)
+        gallery = (
+            manifest.split(split)
+            if score == "contrastive"
+            else list({targets[recs[i]["query"]].image_id: targets[recs[i]["query"]] for i in texts}.values())
+        )
+        img_index = {r.image_id: n for n, r in enumerate(gallery)}
+        img_emb = retriever.encode_images([manifest.image_path(r) for r in gallery])
+        emb = retriever.encode_texts([t for _, t in flat])
+        tgt = np.asarray([img_index[targets[recs[i]["query"]].image_id] for i, _ in flat])
+        for (i, t), sc in zip(flat, target_scores(emb, img_emb, tgt, kind=score, scale=score_scale), strict=True):
+            extra.setdefault(i, []).append((t, float(sc)))
     result = [{**r, "candidates": merge_candidates(r["candidates"], extra.get(i, []))} for i, r in enumerate(recs)]
     atomic_write_jsonl(out, result)
     stats = {
@@ -137,7 +151,8 @@ def add_policy_candidates(
         "temperature": temperature,
         "scored": sum(len(v) for v in extra.values()),
         "unique_added": sum(1 for r in result for c in r["candidates"] if c.get("source") == "policy"),
+        "score": score,
         "seconds": round(time.time() - t0, 1),
     }
-    atomic_write_json(out.with_suffix(".json"), stats)
+    atomic_write_json(stats_path, stats)
     return result
