@@ -282,20 +282,20 @@ def _process_chunk(
             }
         )
     # -- unambiguous queries: None examples, and perturbations into ambiguous variants
-    for it in unamb:
+    unamb_scores: np.ndarray | list[float] = (
+        target_scores(
+            q_emb[[it.index for it in unamb]], img_emb, np.asarray([it.image_index for it in unamb]), kind=cfg.score, scale=cfg.score_scale
+        )
+        if unamb
+        else []
+    )
+    for it, score in zip(unamb, unamb_scores, strict=True):
         rec: dict[str, Any] = {
             "i": it.index,
             "kind": "unambiguous",
             "query": it.query,
             "rank": it.rank,
-            "score": round(
-                float(
-                    target_scores(
-                        q_emb[it.index : it.index + 1], img_emb, np.asarray([it.image_index]), kind=cfg.score, scale=cfg.score_scale
-                    )[0]
-                ),
-                6,
-            ),
+            "score": round(float(score), 6),
         }
         if cfg.perturb:
             pert = perturb_query(it.query, img_emb[it.image_index], retriever, vocabulary, cfg.perturb_margin)
