@@ -9,7 +9,8 @@ Without a trained adapter the base model does not follow the ReCoT format, so th
 timed by their token budgets, which is what they cost: the None path is the prompt prefill plus
 3 generated tokens (" None\\n"); a full rewrite is prefill plus --rewrite-tokens tokens (a terse
 "crimson; orb\\nRewrite: a red circle left of a blue square" answer is ≈ 20–28 tokens). With
---adapter, real rewrites of benchmark user queries are timed end to end as well.
+--adapter, real rewrites of benchmark user queries are timed end to end as well (with the default
+grounded concept line, and without it).
 """
 
 from __future__ import annotations
@@ -98,13 +99,15 @@ def main() -> None:
         from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
         rw = Rewriter(RewriterConfig(model=a.model, adapter=a.adapter, quantize_int8=a.int8, cache_size=0)).load()
-        lat = []
-        applied = 0
-        for q in queries:
-            r = rw.rewrite(q)
-            lat.append(r.latency_ms / 1000)
-            applied += r.applied
-        res["end_to_end_batch1"] = {**summary_ms(lat), "applied": applied, "n": len(queries)}
+        for key, grounded in (("end_to_end_batch1_ungrounded", False), ("end_to_end_batch1", True)):
+            rw.config.grounded_concepts = grounded  # the grounded concept line's cost: a logits processor per step
+            lat = []
+            applied = 0
+            for q in queries:
+                r = rw.rewrite(q)
+                lat.append(r.latency_ms / 1000)
+                applied += r.applied
+            res[key] = {**summary_ms(lat), "applied": applied, "n": len(queries)}
         for bs in batch_sizes:  # real answers: None stops after a few tokens, rewrites run to their end
             rw.rewrite_batch(queries[:bs], batch_size=bs)  # warm-up
             t = time.perf_counter()

@@ -111,7 +111,13 @@ def _cmd_eval(a: argparse.Namespace) -> int:
 
         rw = DiskCachedRewriter(
             build_rewriter(
-                a.rewriter, model=a.model, adapter=a.adapter, mode=a.mode, retriever_fingerprint=retriever.fingerprint, timeout_s=None
+                a.rewriter,
+                model=a.model,
+                adapter=a.adapter,
+                mode=a.mode,
+                retriever_fingerprint=retriever.fingerprint,
+                timeout_s=None,
+                grounded_concepts=not a.ungrounded,
             )
             if a.rewriter == "raqo"
             else build_rewriter(a.rewriter, model=a.model, timeout_s=None)
@@ -121,7 +127,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     res = evaluate(manifest, retriever, EvalSetup(split=a.split, register=a.register, limit=a.limit, progress=not a.quiet), **hooks)
     res.pop("t2i_ranks")
     if a.rewriter:
-        res["rewriter"] = {"name": a.rewriter, "model": a.model, "adapter": a.adapter, "mode": a.mode}
+        res["rewriter"] = {"name": a.rewriter, "model": a.model, "adapter": a.adapter, "mode": a.mode, "grounded": not a.ungrounded}
     print(markdown_table({label: res}))
     if a.json:
         atomic_write_json(a.json, res)
@@ -158,7 +164,13 @@ def _cmd_compare(a: argparse.Namespace) -> int:
             inner = build_rewriter(adapter, model=a.model, timeout_s=None)
         else:
             inner = build_rewriter(
-                "raqo", model=a.model, adapter=adapter, mode=mode, retriever_fingerprint=retriever.fingerprint, timeout_s=None
+                "raqo",
+                model=a.model,
+                adapter=adapter,
+                mode="recot" if mode == "ungrounded" else mode,
+                grounded_concepts=mode != "ungrounded",
+                retriever_fingerprint=retriever.fingerprint,
+                timeout_s=None,
             )
         rows[name] = DiskCachedRewriter(inner).load().as_text_map()
     res = compare_rewriters(manifest, retriever, rows, setup, n_boot=a.n_boot, seed=a.seed)
@@ -178,7 +190,7 @@ def _cmd_rewrite(a: argparse.Namespace) -> int:
     from raqo_core.rewriter.factory import build_rewriter
 
     _threads(a.threads)
-    kwargs: dict[str, Any] = {"adapter": a.adapter, "mode": a.mode} if a.rewriter == "raqo" else {}
+    kwargs: dict[str, Any] = {"adapter": a.adapter, "mode": a.mode, "grounded_concepts": not a.ungrounded} if a.rewriter == "raqo" else {}
     rw = build_rewriter(a.rewriter, model=a.model, **kwargs).load()
     results = rw.rewrite_batch(a.query)
     if a.json:
@@ -367,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--adapter", default=None, help="LoRA adapter folder for --rewriter raqo")
     e.add_argument("--mode", default="recot", choices=["recot", "direct", "detect"])
     e.add_argument("--no-gallery-rewrite", action="store_true", help="leave the I2T caption gallery as it is")
+    e.add_argument("--ungrounded", action="store_true", help="let the Concepts: line name words that are not in the query")
     e.set_defaults(func=_cmd_eval)
 
     cp = sub.add_parser("compare", help="compare rewriters on the same queries, with paired 95 %% intervals")
@@ -379,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--row",
         action="append",
         required=True,
-        help="NAME=ADAPTER[@recot|@direct], NAME=wordnet|llm-rewrite|visual-description or NAME=none (no rewriting); "
+        help="NAME=ADAPTER[@recot|@ungrounded|@direct], NAME=wordnet|llm-rewrite|visual-description or NAME=none (no rewriting); "
         "repeat it. The first row is the reference",
     )
     cp.add_argument("--model", default="embedded", help="rewriter base model: 'embedded', an HF id or a folder")
@@ -447,6 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--model", default="embedded")
     w.add_argument("--adapter", default="auto", help="LoRA adapter folder; 'auto' = the shipped embedded adapter (if any)")
     w.add_argument("--mode", default="recot", choices=["recot", "direct", "detect"])
+    w.add_argument("--ungrounded", action="store_true", help="let the Concepts: line name words that are not in the query")
     w.add_argument("--json", action="store_true")
     w.add_argument("--threads", type=int, default=None)
     w.set_defaults(func=_cmd_rewrite)

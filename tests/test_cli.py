@@ -63,3 +63,15 @@ def test_rewrite_command(capsys):
     assert main(["rewrite", "a crimson orb", "--rewriter", "wordnet"]) == 0
     out = capsys.readouterr().out
     assert "concepts: crimson, orb" in out and "applied:  True (rewritten)" in out
+
+
+def test_rewrite_command_grounding_flag(capsys, tiny_lm_dir, monkeypatch):
+    from raqo_core.rewriter import factory
+
+    built = []
+    real = factory.build_rewriter
+    monkeypatch.setattr(factory, "build_rewriter", lambda *a, **kw: built.append(real(*a, **kw)) or built[-1])
+    for flags in ([], ["--ungrounded"]):
+        assert main(["rewrite", "a crimson orb", "--model", str(tiny_lm_dir), "--adapter", "", "--json", *flags]) == 0
+        assert json.loads(capsys.readouterr().out)[0]["original_query"] == "a crimson orb"
+    assert [rw.config.grounded_concepts for rw in built] == [True, False]

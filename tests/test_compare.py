@@ -16,6 +16,7 @@ from raqo_core.evaluation.evaluate import EvalSetup, evaluate
         ("full=runs/x/ccd+qre+pro/adapter", ("full", "runs/x/ccd+qre+pro/adapter", "recot")),
         ("nr=runs/x/direct:qre+pro/adapter@direct", ("nr", "runs/x/direct:qre+pro/adapter", "direct")),
         ("wn=wordnet", ("wn", "wordnet", "recot")),
+        ("free=runs/x/adapter@ungrounded", ("free", "runs/x/adapter", "ungrounded")),
     ],
 )
 def test_parse_row(spec, expected):
@@ -24,7 +25,11 @@ def test_parse_row(spec, expected):
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("just-a-path", "is not NAME=ADAPTER"), ("=x", "is not NAME=ADAPTER"), ("a=p@detect", "mode 'detect' is not 'recot' or 'direct'")],
+    [
+        ("just-a-path", "is not NAME=ADAPTER"),
+        ("=x", "is not NAME=ADAPTER"),
+        ("a=p@detect", "mode 'detect' is not one of \\('recot', 'ungrounded', 'direct'\\)"),
+    ],
 )
 def test_parse_row_errors_name_the_row(spec, message):
     with pytest.raises(RAQOError, match=message):
@@ -74,4 +79,4 @@ def test_compare_command_writes_json_and_markdown(tmp_path, capsys, tiny_bench, 
     assert main([*base, "--row", "a=none", "--row", "a=wordnet"]) == 2
     assert "row names must be unique, got ['a', 'a']" in capsys.readouterr().err
     assert main([*base, "--row", "a=none", "--row", "b=p@fast"]) == 2
-    assert "mode 'fast' is not 'recot' or 'direct'" in capsys.readouterr().err
+    assert "mode 'fast' is not one of ('recot', 'ungrounded', 'direct')" in capsys.readouterr().err

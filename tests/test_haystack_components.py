@@ -27,10 +27,12 @@ def test_query_rewriter_validates_at_init():
 
 
 def test_to_from_dict_round_trip():
-    c = RAQOQueryRewriter(model="embedded", mode="detect", include_original_query=True, guard_threshold=0.4)
+    c = RAQOQueryRewriter(model="embedded", mode="detect", include_original_query=True, guard_threshold=0.4, grounded_concepts=False)
     d = c.to_dict()
     assert d["type"] == "haystack_integrations.components.rewriters.raqo.query_rewriter.RAQOQueryRewriter"
-    assert RAQOQueryRewriter.from_dict(d).to_dict() == d
+    assert d["init_parameters"]["grounded_concepts"] is False
+    back = RAQOQueryRewriter.from_dict(d)
+    assert back.to_dict() == d and back._build().config.grounded_concepts is False
     e = OpenCLIPDocumentImageEmbedder(retriever="onnx:/models/clip", root_path="/data", batch_size=4)
     assert OpenCLIPDocumentImageEmbedder.from_dict(e.to_dict()).to_dict() == e.to_dict()
     t = OpenCLIPTextEmbedder(prefix="a photo of ")

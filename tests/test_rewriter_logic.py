@@ -29,13 +29,14 @@ class Scripted:
     """Backend whose completions are looked up from the query inside the prompt."""
 
     def __init__(self, script, timed_out=False, fail=None):
-        self.script, self.timed_out, self.fail, self.calls = script, timed_out, fail, []
+        self.script, self.timed_out, self.fail, self.calls, self.kwargs = script, timed_out, fail, [], []
 
     def chat_prompt(self, messages, prefix=""):
         return messages[-1]["content"] + "|" + prefix
 
     def generate(self, prompts, **kw):
         self.calls.append(list(prompts))
+        self.kwargs.append(kw)
         if self.fail:
             raise self.fail
         texts = []
@@ -143,3 +144,21 @@ def test_config_validation():
         Rewriter(mode="bogus")
     with pytest.raises(RAQOError, match="single string"):
         make({}).rewrite_batch("a query")
+
+
+def test_concept_grounding_is_requested_for_recot_and_detect_and_keys_the_cache():
+    q = "a  crimson orb\x00 left of a cube"
+    grounded = make({"a crimson orb left of a cube": " crimson; orb\nRewrite: a red circle left of a cube"})
+    grounded.rewrite(q)
+    assert grounded._backend.kwargs[-1]["ground_in"] == ["a crimson orb left of a cube"]  # the sanitised query, as prompted
+    free = make({}, grounded_concepts=False)
+    free.rewrite(q)
+    assert free._backend.kwargs[-1]["ground_in"] is None
+    direct = make({}, mode="direct")
+    direct.rewrite(q)
+    assert direct._backend.kwargs[-1]["ground_in"] is None  # nothing to ground: direct writes no concept line
+    detect = make({}, mode="detect")
+    detect.rewrite(q)
+    assert detect._backend.kwargs[-1]["ground_in"] == ["a crimson orb left of a cube"]
+    assert grounded.fingerprint.endswith("|grounded") and not free.fingerprint.endswith("|grounded")
+    assert grounded.fingerprint.removesuffix("|grounded") == free.fingerprint

@@ -19,6 +19,7 @@ from raqo_core.evaluation.paired import paired_bootstrap
 from raqo_core.evaluation.recall import DEFAULT_KS, recall_at_k
 
 BASELINES = ("wordnet", "llm-rewrite", "visual-description")
+ROW_MODES = ("recot", "ungrounded", "direct")
 
 
 def parse_row(spec: str) -> tuple[str, str | None, str]:
@@ -26,13 +27,15 @@ def parse_row(spec: str) -> tuple[str, str | None, str]:
 
     The target is None (no rewriting), a baseline name from :data:`BASELINES` or a RAQO adapter
     (folder or hub id). Adapter folders may contain ``:`` (``direct:qre+pro``), hence ``@``.
+    Modes: ``recot`` (default; grounded concepts), ``ungrounded`` (recot, the concept line
+    unconstrained) and ``direct``.
     """
     name, sep, rest = spec.partition("=")
     if not sep or not name.strip() or not rest.strip():
         raise RAQOError(f"row {spec!r} is not NAME=ADAPTER[@MODE], NAME=<baseline> or NAME=none")
     adapter, _, mode = rest.rpartition("@") if "@" in rest else (rest, "", "recot")
-    if mode not in ("recot", "direct"):
-        raise RAQOError(f"row {spec!r}: mode {mode!r} is not 'recot' or 'direct'")
+    if mode not in ROW_MODES:
+        raise RAQOError(f"row {spec!r}: mode {mode!r} is not one of {ROW_MODES}")
     return name.strip(), None if adapter.strip().lower() == "none" else adapter.strip(), mode
 
 

@@ -50,7 +50,12 @@ class LMBackend:
         temperature: float = 0.7,
         seed: int = 0,
         min_new_tokens: int | None = None,
+        ground_in: Sequence[str] | None = None,
+        ground_top_k: int = 8,
     ) -> Generation:
+        """``ground_in``: the query behind each prompt; the ``Concepts:`` line may then only quote
+        it, choosing among the ``ground_top_k`` best tokens per step
+        (:class:`~raqo_core.rewriter.grounding.GroundedConcepts`)."""
         import torch
         from transformers import MaxTimeCriteria, StoppingCriteria, StoppingCriteriaList
 
@@ -68,6 +73,15 @@ class LMBackend:
             criteria.append(MaxTimeCriteria(max_time))
         sample = num_samples > 1
         kwargs: dict[str, Any] = {"do_sample": sample, "num_return_sequences": num_samples}
+        if ground_in is not None:
+            from transformers import LogitsProcessorList
+
+            from raqo_core.rewriter.grounding import GroundedConcepts
+
+            if len(ground_in) != len(prompts):
+                raise ValueError(f"ground_in has {len(ground_in)} queries for {len(prompts)} prompts")
+            grounded = GroundedConcepts(tok, ground_in, start, rows_per_query=num_samples, top_k=ground_top_k)
+            kwargs["logits_processor"] = LogitsProcessorList([grounded])
         if min_new_tokens:  # benchmarks: a fixed token budget even where the model would stop
             kwargs["min_new_tokens"] = min_new_tokens
         if sample:

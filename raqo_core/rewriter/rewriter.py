@@ -52,6 +52,9 @@ class RewriterConfig:
     temperature: float = field(default=0.7, metadata={"help": "sampling temperature when n_rewrites > 1"})
     batch_size: int = field(default=8, metadata={"help": "queries per generate() call"})
     retriever_fingerprint: str | None = field(default=None, metadata={"help": "warn if the adapter was trained for another retriever"})
+    grounded_concepts: bool = field(
+        default=True, metadata={"help": "recot/detect: the Concepts: line may only quote the query (constrained decoding)"}
+    )
     system_prompt: str | None = field(
         default=None, metadata={"help": "override the ReCoT system prompt (adapters are trained with the default)"}
     )
@@ -140,7 +143,8 @@ class Rewriter(QueryRewriter):
                 self._adapter_tag = f"+lora@{digest}"
         adapter = self._adapter_tag
         prompt = f"|p{hashlib.sha256(c.system_prompt.encode()).hexdigest()[:8]}" if c.system_prompt else ""
-        return f"{self._name}{adapter}|{c.mode}|n{c.n_rewrites}|g{c.guard_threshold}{prompt}"
+        grounded = "|grounded" if c.grounded_concepts and c.mode != "direct" else ""
+        return f"{self._name}{adapter}|{c.mode}|n{c.n_rewrites}|g{c.guard_threshold}{prompt}{grounded}"
 
     # -- public API ----------------------------------------------------------------------
     def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
@@ -202,10 +206,11 @@ class Rewriter(QueryRewriter):
             while len(self._cache) > self.config.cache_size:
                 self._cache.popitem(last=False)
 
-    def _complete(self, prompts: list[str]) -> Any:
+    def _complete(self, prompts: list[str], queries: list[str]) -> Any:
         """Generate completions (the only model call; tests may substitute it)."""
         c = self.config
         backend = self.load()._backend
+        grounded = c.grounded_concepts and c.mode != "direct"
         return backend.generate(
             prompts,
             max_new_tokens=c.max_new_tokens,
@@ -214,6 +219,7 @@ class Rewriter(QueryRewriter):
             num_samples=c.n_rewrites,
             temperature=c.temperature,
             seed=c.seed,
+            ground_in=queries if grounded else None,
         )
 
     def _run_chunk(self, chunk: list[tuple[int, str, str]]) -> list[RewriteResult]:
@@ -224,7 +230,7 @@ class Rewriter(QueryRewriter):
             prompts = [
                 self._backend.chat_prompt(P.messages(clean, c.mode, c.system_prompt), P.response_prefix(c.mode)) for _, _, clean in chunk
             ]
-            gen = self._complete(prompts)
+            gen = self._complete(prompts, [clean for _, _, clean in chunk])
         except RAQOError:
             raise
         except Exception as exc:  # query-time failure → original query

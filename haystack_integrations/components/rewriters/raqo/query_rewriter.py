@@ -48,6 +48,7 @@ class RAQOQueryRewriter:
         timeout_s: float | None = 10.0,
         batch_size: int = 8,
         retriever_fingerprint: str | None = None,
+        grounded_concepts: bool = True,
     ) -> None:
         """
         :param rewriter: ``raqo`` (ReCoT) or a baseline: ``llm-rewrite``, ``wordnet``, ``visual-description``.
@@ -63,6 +64,7 @@ class RAQOQueryRewriter:
         :param timeout_s: generation time limit; on expiry the original query is used.
         :param batch_size: queries per generation call (document rewriting).
         :param retriever_fingerprint: warn if the adapter was trained for another retriever.
+        :param grounded_concepts: ``recot``/``detect``: ``concepts`` may only quote the query (constrained decoding).
         """
         from raqo_core.rewriter.factory import REWRITERS
         from raqo_core.rewriter.prompt import check_mode
@@ -95,6 +97,7 @@ class RAQOQueryRewriter:
         self.timeout_s = timeout_s
         self.batch_size = batch_size
         self.retriever_fingerprint = retriever_fingerprint
+        self.grounded_concepts = grounded_concepts
         self._impl: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -114,6 +117,7 @@ class RAQOQueryRewriter:
                 timeout_s=self.timeout_s,
                 batch_size=self.batch_size,
                 retriever_fingerprint=self.retriever_fingerprint,
+                grounded_concepts=self.grounded_concepts,
             )
         return build_rewriter(self.rewriter, model=self.model, device=self.device)  # baselines take no adapter
 
@@ -152,6 +156,7 @@ class RAQOQueryRewriter:
             timeout_s=self.timeout_s,
             batch_size=self.batch_size,
             retriever_fingerprint=self.retriever_fingerprint,
+            grounded_concepts=self.grounded_concepts,
         )
 
     @classmethod
