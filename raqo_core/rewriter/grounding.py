@@ -1,8 +1,9 @@
 """Grounded concept decoding: the ``Concepts:`` line may only quote the query.
 
 ReCoT's first step names the concepts *in the query* that the retriever misreads. A small model
-left alone also names words that are not there (the shipped embedded adapter did so for 15 % of
-its concepts on the test split: "orbit" for "orb", "solid" for "filled"), and its rewrite step
+left alone also names words that are not there (the shipped embedded adapter did so for 423 of
+2,832 concepts over 2,500 val/test/transfer queries: "orbit" for "orb", "solid" for "filled"; with
+this processor, 84; ``results/grounding/``), and its rewrite step
 then reads a concept list that does not describe the query. :class:`GroundedConcepts` is a
 ``transformers`` logits processor that, while the concept line is being written, keeps only the
 next tokens that extend it into ``None`` or a ``;``-separated list of spans of the query (case
