@@ -44,7 +44,9 @@ class MPADEConfig:
             )
         if not -1 <= self.filter_threshold <= 1:
             raise RAQOError(f"filter_threshold must be in [-1, 1], got {self.filter_threshold}")
-        if self.score not in ("cosine", "contrastive"):
+        from raqo_core.mpade.assessment import SCORES
+
+        if self.score not in SCORES:
             raise RAQOError(f"score must be 'cosine' or 'contrastive', got {self.score!r}")
         if self.score_scale <= 0:
             raise RAQOError(f"score_scale must be > 0, got {self.score_scale}")

@@ -67,6 +67,7 @@ class GroundedConcepts:
         self.rows_per_query = rows_per_query
         self.top_k = top_k
         self.constrained_steps = 0  # steps whose best token was masked (diagnostics)
+        self._lines_done: set[int] = set()  # rows past their concept line: never constrained again
 
     def _piece(self, token_id: int) -> str:
         if token_id == self.tokenizer.eos_token_id:
@@ -76,11 +77,14 @@ class GroundedConcepts:
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
+        if len(self._lines_done) == scores.shape[0]:
+            return scores  # every row is writing its rewrite: nothing to decode or check
         texts = self.tokenizer.batch_decode(input_ids[:, self.start :], skip_special_tokens=True)
         k = min(self.top_k, scores.shape[-1])
         top = torch.topk(scores, k, dim=-1).indices.tolist()
         for row, text in enumerate(texts):
-            if "\n" in text:
+            if row in self._lines_done or "\n" in text:
+                self._lines_done.add(row)
                 continue  # the concept line is finished
             query = self.queries[row // self.rows_per_query]
             ok = [t for t in top[row] if concept_line_fits(text + self._piece(t), query)]

@@ -143,8 +143,13 @@ class Rewriter(QueryRewriter):
                 self._adapter_tag = f"+lora@{digest}"
         adapter = self._adapter_tag
         prompt = f"|p{hashlib.sha256(c.system_prompt.encode()).hexdigest()[:8]}" if c.system_prompt else ""
-        grounded = "|grounded" if c.grounded_concepts and c.mode != "direct" else ""
+        grounded = "|grounded" if self._grounded else ""
         return f"{self._name}{adapter}|{c.mode}|n{c.n_rewrites}|g{c.guard_threshold}{prompt}{grounded}"
+
+    @property
+    def _grounded(self) -> bool:
+        """Whether the concept line is decoded grounded (direct mode writes none)."""
+        return self.config.grounded_concepts and self.config.mode != "direct"
 
     # -- public API ----------------------------------------------------------------------
     def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
@@ -210,7 +215,6 @@ class Rewriter(QueryRewriter):
         """Generate completions (the only model call; tests may substitute it)."""
         c = self.config
         backend = self.load()._backend
-        grounded = c.grounded_concepts and c.mode != "direct"
         return backend.generate(
             prompts,
             max_new_tokens=c.max_new_tokens,
@@ -219,7 +223,7 @@ class Rewriter(QueryRewriter):
             num_samples=c.n_rewrites,
             temperature=c.temperature,
             seed=c.seed,
-            ground_in=queries if grounded else None,
+            ground_in=queries if self._grounded else None,
         )
 
     def _run_chunk(self, chunk: list[tuple[int, str, str]]) -> list[RewriteResult]:
