@@ -458,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("query", nargs="+")
     w.add_argument("--rewriter", default="raqo")
     w.add_argument("--model", default="embedded")
-    w.add_argument("--adapter", default="auto", help="LoRA adapter folder; 'auto' = the shipped embedded adapter (if any)")
+    w.add_argument("--adapter", default="auto", help="LoRA adapter folder; 'auto' = the shipped embedded adapter for --mode (if any)")
     w.add_argument("--mode", default="recot", choices=["recot", "direct", "detect"])
     w.add_argument("--ungrounded", action="store_true", help="let the Concepts: line name words that are not in the query")
     w.add_argument("--json", action="store_true")

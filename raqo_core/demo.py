@@ -27,7 +27,7 @@ def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int) -> dict[
     from raqo_core.rewriter.disk_cache import DiskCachedRewriter
     from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
-    adapter = resolve_adapter("auto", "embedded")
+    adapter = resolve_adapter("auto", "embedded", "recot")
     if adapter is None:
         return {}
     cfg = RewriterConfig(adapter=adapter, retriever_fingerprint=retriever.fingerprint, timeout_s=None)  # offline: no latency budget

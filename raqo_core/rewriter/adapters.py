@@ -18,23 +18,59 @@ from raqo_core.errors import RAQOError
 
 logger = logging.getLogger(__name__)
 META_NAME = "raqo_adapter.json"
-EMBEDDED_ADAPTER_DIR = Path(__file__).resolve().parent.parent / "assets" / "embedded_adapter"
+_ASSETS = Path(__file__).resolve().parent.parent / "assets"
+EMBEDDED_ADAPTER_DIR = _ASSETS / "embedded_adapter"
+EMBEDDED_DIRECT_ADAPTER_DIR = _ASSETS / "embedded_direct_adapter"
+# The output format each rewriter mode expects of an adapter: detect reads the ReCoT concept line.
+ADAPTER_MODE_FOR = {"recot": "recot", "detect": "recot", "direct": "direct"}
 
 
-def resolve_adapter(adapter: str | None, model: str) -> str | None:
-    """``"auto"``: the adapter shipped for the embedded retriever when ``model`` is the embedded base
-    and one is packaged, else none; ``"embedded"``: that adapter (an error if it is missing)."""
-    shipped = EMBEDDED_ADAPTER_DIR if (EMBEDDED_ADAPTER_DIR / "adapter_config.json").is_file() else None
+def shipped_adapter_dir(mode: str = "recot") -> Path:
+    """The folder of the adapter shipped for the embedded retriever in ``mode``'s output format."""
+    try:
+        fmt = ADAPTER_MODE_FOR[mode]
+    except KeyError:
+        raise RAQOError(f"unknown rewriter mode {mode!r}; expected one of {sorted(ADAPTER_MODE_FOR)}") from None
+    return EMBEDDED_DIRECT_ADAPTER_DIR if fmt == "direct" else EMBEDDED_ADAPTER_DIR
+
+
+def resolve_adapter(adapter: str | None, model: str, mode: str = "recot") -> str | None:
+    """``"auto"``: the adapter shipped for the embedded retriever in ``mode``'s format (ReCoT for
+    recot/detect, direct for direct) when ``model`` is the embedded base and one is packaged, else
+    none; ``"embedded"``: that adapter (an error if it is missing). Anything else is returned as is."""
+    if adapter not in ("auto", "embedded"):
+        return adapter
+    d = shipped_adapter_dir(mode)
+    shipped = d if (d / "adapter_config.json").is_file() else None
     if adapter == "auto":
         return str(shipped) if shipped and model == "embedded" else None
-    if adapter == "embedded":
-        if shipped is None:
-            raise RAQOError(
-                f"no embedded adapter is packaged at {str(EMBEDDED_ADAPTER_DIR)!r}; train one with "
-                "`raqo train --config training/configs/embedded.yaml`"
-            )
-        return str(shipped)
-    return adapter
+    if shipped is None:
+        raise RAQOError(
+            f"no embedded {ADAPTER_MODE_FOR[mode]} adapter is packaged at {str(d)!r}; train one with "
+            "`raqo train --config training/configs/embedded.yaml`"
+        )
+    return str(shipped)
+
+
+def check_adapter_mode(meta: dict[str, Any], mode: str, adapter: str | None) -> None:
+    """Warn when an adapter trained for one output format is prompted in another.
+
+    A ReCoT adapter prompted for direct rewriting (or the reverse) was never trained on that prompt;
+    it still answers, but not as its recipe measured. ``detect`` reads the ReCoT concept line.
+    """
+    trained = meta.get("mode")
+    if trained is None or trained == ADAPTER_MODE_FOR.get(mode, mode):
+        return
+    warnings.warn(
+        f"adapter {adapter!r} was trained for mode {trained!r} but the rewriter runs in mode {mode!r}; "
+        f"use mode={trained!r}, or an adapter trained with `mode: {ADAPTER_MODE_FOR.get(mode, mode)}`",
+        AdapterModeWarning,
+        stacklevel=3,
+    )
+
+
+class AdapterModeWarning(UserWarning):
+    """The adapter was trained for another output format (ReCoT vs direct)."""
 
 
 class RetrieverMismatchWarning(UserWarning):

@@ -35,7 +35,8 @@ class RewriterConfig:
 
     model: str = field(default="embedded", metadata={"help": "'embedded' (SmolLM2-135M-Instruct), an HF id or a local folder"})
     adapter: str | None = field(
-        default=None, metadata={"help": "peft LoRA adapter folder or hub id; 'auto' = the shipped embedded adapter for the embedded base"}
+        default=None,
+        metadata={"help": "peft LoRA adapter folder or hub id; 'auto' = the shipped embedded adapter for the embedded base and this mode"},
     )
     mode: str = field(default="recot", metadata={"help": "recot | direct | detect"})
     guard_threshold: float | None = field(default=0.5, metadata={"help": "min MiniLM similarity original↔rewrite; None disables"})
@@ -87,7 +88,7 @@ class Rewriter(QueryRewriter):
         cfg.validate()
         from raqo_core.rewriter.adapters import resolve_adapter
 
-        cfg.adapter = resolve_adapter(cfg.adapter, cfg.model)
+        cfg.adapter = resolve_adapter(cfg.adapter, cfg.model, cfg.mode)
         self.config = cfg
         self._guard = guard
         self._backend: Any = None
@@ -122,6 +123,10 @@ class Rewriter(QueryRewriter):
             )
             self._name = lm.name
             self.adapter_meta = lm.adapter_meta
+            if c.adapter:
+                from raqo_core.rewriter.adapters import check_adapter_mode
+
+                check_adapter_mode(self.adapter_meta, c.mode, c.adapter)
             self._backend = LMBackend(lm.model, lm.tokenizer, c.device)
         if self._guard is None and self.config.guard_threshold is not None:
             self._guard = IntentGuard(self.config.guard_threshold)

@@ -54,7 +54,8 @@ class RAQOQueryRewriter:
         :param rewriter: ``raqo`` (ReCoT) or a baseline: ``llm-rewrite``, ``wordnet``, ``visual-description``.
         :param model: rewriter base LM: ``embedded`` (SmolLM2-135M-Instruct, no download), an HF id or a folder.
         :param adapter: a RAQO LoRA adapter folder (trained for your retriever) or hub id; ``auto`` uses the
-            adapter shipped for the embedded retriever when ``model="embedded"``.
+            adapter shipped for the embedded retriever and ``mode`` (ReCoT, or direct for ``mode="direct"``)
+            when ``model="embedded"``.
         :param mode: ``recot`` (detect then rewrite), ``direct`` (rewrite only) or ``detect`` (concepts only).
         :param guard_threshold: minimum text similarity between the query and its rewrite; ``None`` disables.
         :param include_original_query: also put the original query in ``queries``.
