@@ -1,8 +1,8 @@
 """Rewriter latency on the CPU: the None short-circuit, a full ReCoT rewrite, batched throughput.
 
-    python benchmarks/rewrite_latency.py [--adapter DIR] [--int8] [--n N] [--out FILE]
+    python benchmarks/rewrite_latency.py [--adapter DIR] [--mode recot|direct] [--int8] [--n N] [--out FILE]
 
-The default output name says what was measured (``rewrite_latency[_adapter][_int8][_nN].json``), so
+The default output name says what was measured (``rewrite_latency[_adapter][_direct][_int8][_nN].json``), so
 a run with an adapter never overwrites the base model's figures.
 
 Without a trained adapter the base model does not follow the ReCoT format, so the two paths are
@@ -10,7 +10,8 @@ timed by their token budgets, which is what they cost: the None path is the prom
 3 generated tokens (" None\\n"); a full rewrite is prefill plus --rewrite-tokens tokens (a terse
 "crimson; orb\\nRewrite: a red circle left of a blue square" answer is ≈ 20–28 tokens). With
 --adapter, real rewrites of benchmark user queries are timed end to end as well (with the default
-grounded concept line, and without it).
+grounded concept line, and without it). ``--mode direct`` prompts for a rewrite with no concept line
+(the direct adapter's format), so every query pays for a full answer.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import summary_ms, write  # noqa: E402
 
 
-def default_out(adapter: str | None, int8: bool, n: int) -> str:
+def default_out(adapter: str | None, int8: bool, n: int, mode: str = "recot") -> str:
     """Name the result after the configuration measured (n = 24 is the default sample)."""
-    name = "rewrite_latency" + ("_adapter" if adapter else "") + ("_int8" if int8 else "") + (f"_n{n}" if n != 24 else "")
+    name = "rewrite_latency" + ("_adapter" if adapter else "") + ("_direct" if mode == "direct" else "")
+    name += ("_int8" if int8 else "") + (f"_n{n}" if n != 24 else "")
     return f"results/bench/{name}.json"
 
 
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("--model", default="embedded")
     ap.add_argument("--adapter", default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mode", default="recot", choices=["recot", "direct"], help="the prompt format (the adapter's)")
     ap.add_argument("--int8", action="store_true")
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--rewrite-tokens", type=int, default=26)
@@ -57,7 +60,7 @@ def main() -> None:
     be = LMBackend(lm.model, lm.tokenizer)
     m = load_manifest(embedded_benchmark_dir(0))
     queries = [t for r in m.split("test")[: a.n] for t in r.texts("user")[:1]][: a.n]
-    prompts = [be.chat_prompt(P.messages(q), P.response_prefix("recot")) for q in queries]
+    prompts = [be.chat_prompt(P.messages(q, a.mode), P.response_prefix(a.mode)) for q in queries]
     prompt_tokens = [len(lm.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
 
     def timed(budget: int, bs: int) -> list[float]:
@@ -70,17 +73,18 @@ def main() -> None:
             assert g.new_tokens == budget
         return out
 
-    none_path = timed(3, 1)
+    none_path = timed(3, 1) if a.mode == "recot" else None  # direct answers have no short None path
     full_path = timed(a.rewrite_tokens, 1)
     batched = {bs: timed(a.rewrite_tokens, bs) for bs in batch_sizes}
     res = {
         "model": lm.name,
         "adapter": a.adapter,
+        "mode": a.mode,
         "int8": a.int8,
         "threads": a.threads,
         "load_seconds": round(load_s, 2),
         "prompt_tokens_mean": sum(prompt_tokens) / len(prompt_tokens),
-        "none_path_batch1": summary_ms(none_path),
+        "none_path_batch1": summary_ms(none_path) if none_path else None,
         "full_rewrite_batch1": {
             **summary_ms(full_path),
             "tokens": a.rewrite_tokens,
@@ -98,8 +102,11 @@ def main() -> None:
     if a.adapter:
         from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
-        rw = Rewriter(RewriterConfig(model=a.model, adapter=a.adapter, quantize_int8=a.int8, cache_size=0)).load()
-        for key, grounded in (("end_to_end_batch1_ungrounded", False), ("end_to_end_batch1", True)):
+        rw = Rewriter(RewriterConfig(model=a.model, adapter=a.adapter, mode=a.mode, quantize_int8=a.int8, cache_size=0)).load()
+        passes = (
+            (("end_to_end_batch1_ungrounded", False), ("end_to_end_batch1", True)) if a.mode == "recot" else (("end_to_end_batch1", False),)
+        )
+        for key, grounded in passes:
             rw.config.grounded_concepts = grounded  # the grounded concept line's cost: a logits processor per step
             lat = []
             applied = 0
@@ -117,7 +124,7 @@ def main() -> None:
     import resource
 
     res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    write(a.out or default_out(a.adapter, a.int8, a.n), res)
+    write(a.out or default_out(a.adapter, a.int8, a.n, a.mode), res)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,11 @@ def test_demo_writes_tables_and_raqo_rows(tmp_path, capsys):
     rows = res["rows"]
     oracle, na = rows["plain captions (oracle)"]["t2i"]["R@1"], rows["user queries (NA)"]["t2i"]["R@1"]
     assert oracle > na and res["t2i_r1_gap_user_vs_oracle"] == pytest.approx(oracle - na, abs=0.01)
-    # the shipped adapter is packaged, so the NA vs RAQO rows are there, on the same 16 queries
-    assert set(res["raqo"]) == {"user: NA", "user: +RAQO", "transfer: NA", "transfer: +RAQO"}
+    # both shipped adapters are packaged, so the NA vs RAQO rows are there, on the same 16 queries
+    labels = ("NA", "+RAQO", "+RAQO direct")
+    assert set(res["raqo"]) == {f"{reg}: {x}" for reg in ("user", "transfer") for x in labels}
     for reg in ("user", "transfer"):
-        assert res["raqo"][f"{reg}: +RAQO"]["n_queries"]["t2i"] == res["raqo"][f"{reg}: NA"]["n_queries"]["t2i"] == 16
+        assert {res["raqo"][f"{reg}: {x}"]["n_queries"]["t2i"] for x in labels} == {16}
     assert json.loads((tmp_path / "demo.json").read_text())["fingerprint"] == res["fingerprint"]
     out = capsys.readouterr().out
-    assert "NA vs RAQO" in out and "+RAQO" in (tmp_path / "demo.md").read_text()
+    assert "NA vs RAQO" in out and "+RAQO direct" in (tmp_path / "demo.md").read_text()

@@ -4,6 +4,7 @@ Renders (or reuses) the embedded benchmark, loads the shipped embedded retriever
 reports Recall@K on the test split for three query registers: the plain captions the
 retriever understands (the oracle a perfect rewrite would reach), the user queries
 (what RAQO must fix) and the transfer queries (held-out rare words).
+Then NA against each shipped RAQO adapter (ReCoT, and direct rewriting) on a fixed subset.
 """
 
 from __future__ import annotations
@@ -20,26 +21,32 @@ ROWS = (
 )
 
 
+# The shipped adapters the demo compares with NA: ReCoT (the default) and direct rewriting (Table 4's no-ReCoT row).
+RAQO_MODES = (("+RAQO", "recot"), ("+RAQO direct", "direct"))
+
+
 def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int) -> dict[str, Any]:
-    """NA vs RAQO (the shipped embedded adapter) on a fixed subset: T2I only (I2T would rewrite the gallery)."""
+    """NA vs RAQO (each shipped embedded adapter) on a fixed subset: T2I only (I2T would rewrite the gallery)."""
     from raqo_core.evaluation.evaluate import EvalSetup, evaluate
     from raqo_core.rewriter.adapters import resolve_adapter
     from raqo_core.rewriter.disk_cache import DiskCachedRewriter
     from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
-    adapter = resolve_adapter("auto", "embedded", "recot")
-    if adapter is None:
-        return {}
-    cfg = RewriterConfig(adapter=adapter, retriever_fingerprint=retriever.fingerprint, timeout_s=None)  # offline: no latency budget
-    rw = DiskCachedRewriter(Rewriter(cfg)).load()
+    rewriters = {}
+    for label, mode in RAQO_MODES:
+        adapter = resolve_adapter("auto", "embedded", mode)
+        if adapter is not None:  # offline: no latency budget
+            cfg = RewriterConfig(adapter=adapter, mode=mode, retriever_fingerprint=retriever.fingerprint, timeout_s=None)
+            rewriters[label] = DiskCachedRewriter(Rewriter(cfg))
     rows: dict[str, Any] = {}
-    for register, label in (("user", "user"), ("transfer", "transfer")):
+    for register in ("user", "transfer"):
         setup = EvalSetup(register=register, limit=limit, progress=False)
         na = evaluate(manifest, retriever, setup, image_embeddings=img_emb)
-        print(f"[raqo demo] rewriting {limit} {label} queries with RAQO …")
-        ra = evaluate(manifest, retriever, setup, image_embeddings=img_emb, rewrite_queries=rw.as_text_map())
-        rows[f"{label}: NA"] = {"t2i": na["t2i"], "n_queries": na["n_queries"]}
-        rows[f"{label}: +RAQO"] = {"t2i": ra["t2i"], "n_queries": ra["n_queries"]}
+        rows[f"{register}: NA"] = {"t2i": na["t2i"], "n_queries": na["n_queries"]}
+        for label, rw in rewriters.items():
+            print(f"[raqo demo] rewriting {limit} {register} queries with {label[1:]} …")
+            ra = evaluate(manifest, retriever, setup, image_embeddings=img_emb, rewrite_queries=rw.load().as_text_map())
+            rows[f"{register}: {label}"] = {"t2i": ra["t2i"], "n_queries": ra["n_queries"]}
     return rows
 
 

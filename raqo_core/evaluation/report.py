@@ -23,8 +23,18 @@ def markdown_table(rows: Mapping[str, Mapping[str, Any]], directions: Sequence[s
     return "\n".join(lines)
 
 
+def chart_panels(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Direction → the settings that have figures for it, in row order (directions without any are dropped)."""
+    panels = {d: [n for n, r in rows.items() if isinstance(r.get(d), Mapping)] for d in ("t2i", "i2t")}
+    return {d: names for d, names in panels.items() if names}
+
+
 def recall_chart(rows: Mapping[str, Mapping[str, Any]], out: str | Path, title: str = "Recall@K") -> Path:
-    """Grouped bars of R@1/5/10 per setting, one panel per direction; written atomically."""
+    """Grouped bars of R@1/5/10 per setting, one panel per direction; written atomically.
+
+    A setting without figures for a direction (a T2I-only row) is left out of that panel rather than
+    drawn as zeros; each setting keeps its colour across panels, and the legend sits outside them.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,23 +42,24 @@ def recall_chart(rows: Mapping[str, Mapping[str, Any]], out: str | Path, title: 
 
     from raqo_core.io import atomic_open
 
-    directions = [d for d in ("t2i", "i2t") if any(isinstance(r.get(d), Mapping) for r in rows.values())]
-    fig, axes = plt.subplots(1, len(directions), figsize=(5.5 * len(directions), 3.8), squeeze=False)
-    names = list(rows)
-    width = 0.8 / max(1, len(names))
-    for ax, d in zip(axes[0], directions, strict=True):
+    panels = chart_panels(rows)
+    colours = {name: plt.get_cmap("tab10" if len(rows) <= 10 else "tab20")(i) for i, name in enumerate(rows)}
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.5 * max(1, len(panels)) + 2.2, 3.8), squeeze=False)
+    for ax, (d, names) in zip(axes[0], panels.items(), strict=False):
+        width = 0.8 / max(1, len(names))
         for i, name in enumerate(names):
-            vals = [rows[name].get(d, {}).get(k, 0.0) if isinstance(rows[name].get(d), Mapping) else 0.0 for k in KEYS]
+            vals = [rows[name][d].get(k, 0.0) for k in KEYS]
             xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(KEYS))]
-            bars = ax.bar(xs, vals, width, label=name)
+            bars = ax.bar(xs, vals, width, label=name, color=colours[name])
             ax.bar_label(bars, fmt="%.0f", fontsize=7)
         ax.set_xticks(range(len(KEYS)), KEYS)
         ax.set_ylim(0, 105)
         ax.set_ylabel("recall (%)")
         ax.set_title(f"{title} — {d.upper()}")
         ax.grid(axis="y", alpha=0.3)
-    axes[0][-1].legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[n]) for n in rows]
+    fig.legend(handles, list(rows), fontsize=8, loc="center right", frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 2.2 / fig.get_figwidth(), 1))
     out = Path(out)
     with atomic_open(out, "wb") as fh:
         fig.savefig(fh, format="png", dpi=120)
