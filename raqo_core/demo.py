@@ -37,7 +37,7 @@ def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int) -> dict[
         adapter = resolve_adapter("auto", "embedded", mode)
         if adapter is not None:  # offline: no latency budget
             cfg = RewriterConfig(adapter=adapter, mode=mode, retriever_fingerprint=retriever.fingerprint, timeout_s=None)
-            rewriters[label] = DiskCachedRewriter(Rewriter(cfg))
+            rewriters[label] = DiskCachedRewriter(Rewriter(cfg)).load()
     rows: dict[str, Any] = {}
     for register in ("user", "transfer"):
         setup = EvalSetup(register=register, limit=limit, progress=False)
@@ -45,7 +45,7 @@ def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int) -> dict[
         rows[f"{register}: NA"] = {"t2i": na["t2i"], "n_queries": na["n_queries"]}
         for label, rw in rewriters.items():
             print(f"[raqo demo] rewriting {limit} {register} queries with {label[1:]} …")
-            ra = evaluate(manifest, retriever, setup, image_embeddings=img_emb, rewrite_queries=rw.load().as_text_map())
+            ra = evaluate(manifest, retriever, setup, image_embeddings=img_emb, rewrite_queries=rw.as_text_map())
             rows[f"{register}: {label}"] = {"t2i": ra["t2i"], "n_queries": ra["n_queries"]}
     return rows
 

@@ -11,6 +11,7 @@ import pytest
 
 from raqo_core.errors import RAQOError
 from raqo_core.rewriter import adapters as A
+from raqo_core.rewriter.prompt import MODES
 from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
 
@@ -23,7 +24,8 @@ def test_auto_resolves_to_the_shipped_adapter_of_the_mode():
     assert A.resolve_adapter("runs/x/adapter", "embedded", "direct") == "runs/x/adapter"
     assert A.resolve_adapter(None, "embedded", "direct") is None
     assert Rewriter(RewriterConfig(adapter="auto", mode="direct")).config.adapter == str(A.EMBEDDED_DIRECT_ADAPTER_DIR)
-    with pytest.raises(RAQOError, match="unknown rewriter mode 'sideways'"):
+    assert set(A.ADAPTER_MODE_FOR) == set(MODES)  # every rewriter mode names the adapter format it needs
+    with pytest.raises(RAQOError, match="unknown rewrite mode 'sideways'"):
         A.resolve_adapter("auto", "embedded", "sideways")
 
 

@@ -27,11 +27,9 @@ ADAPTER_MODE_FOR = {"recot": "recot", "detect": "recot", "direct": "direct"}
 
 def shipped_adapter_dir(mode: str = "recot") -> Path:
     """The folder of the adapter shipped for the embedded retriever in ``mode``'s output format."""
-    try:
-        fmt = ADAPTER_MODE_FOR[mode]
-    except KeyError:
-        raise RAQOError(f"unknown rewriter mode {mode!r}; expected one of {sorted(ADAPTER_MODE_FOR)}") from None
-    return EMBEDDED_DIRECT_ADAPTER_DIR if fmt == "direct" else EMBEDDED_ADAPTER_DIR
+    from raqo_core.rewriter.prompt import check_mode
+
+    return EMBEDDED_DIRECT_ADAPTER_DIR if ADAPTER_MODE_FOR[check_mode(mode)] == "direct" else EMBEDDED_ADAPTER_DIR
 
 
 def resolve_adapter(adapter: str | None, model: str, mode: str = "recot") -> str | None:
