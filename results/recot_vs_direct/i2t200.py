@@ -1,0 +1,46 @@
+"""I2T for both shipped adapters on the 200-image set of results/report_i2t200/ (user and transfer captions).
+
+python results/recot_vs_direct/i2t200.py   # writes results/recot_vs_direct/i2t200.{json,md}
+
+The first 200 test images are the queries; their captions (1,000 user, 400 transfer), each rewritten by
+the adapter, are the gallery, as in `raqo report --i2t-images 200`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from raqo_core.data.manifest import load_manifest
+from raqo_core.evaluation.paper_tables import evaluate_rewriter
+from raqo_core.evaluation.report import markdown_table
+from raqo_core.io import atomic_write_json, atomic_write_text
+from raqo_core.paths import embedded_benchmark_dir
+from raqo_core.retriever.base import load_retriever
+from raqo_core.rewriter.disk_cache import DiskCachedRewriter
+from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
+
+OUT = Path(__file__).resolve().parent
+IMAGES = 200
+
+
+def main() -> None:
+    m = load_manifest(embedded_benchmark_dir(0))
+    ret = load_retriever("embedded")
+    img = ret.encode_images([m.image_path(r) for r in m.split("test")], progress=False)  # T2I needs the whole gallery
+    rewriters = {
+        "NA": None,
+        "+RAQO (ReCoT)": DiskCachedRewriter(Rewriter(RewriterConfig(adapter="embedded", timeout_s=None))).load(),
+        "+RAQO direct": DiskCachedRewriter(Rewriter(RewriterConfig(adapter="embedded", mode="direct", timeout_s=None))).load(),
+    }
+    rows = {}
+    for register in ("user", "transfer"):
+        for name, rw in rewriters.items():
+            res = evaluate_rewriter(m, ret, rw, register=register, t2i_limit=1, i2t_images=IMAGES, img_emb=img)
+            rows[f"{register}: {name}"] = {"i2t": res["i2t"], "gallery_texts": res["i2t_gallery_texts"]}
+            print(register, name, {k: round(v, 1) for k, v in res["i2t"].items()}, flush=True)
+    atomic_write_json(OUT / "i2t200.json", {"images": IMAGES, "rows": rows})
+    atomic_write_text(OUT / "i2t200.md", markdown_table(rows, ("i2t",)) + "\n")
+
+
+if __name__ == "__main__":
+    main()
