@@ -308,6 +308,9 @@ def _cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
+UNGROUNDED_HELP = "let the Concepts: line name words that are not in the query"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="raqo", description="Retriever-adaptive query optimisation for vision-language retrieval.")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -379,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--adapter", default=None, help="LoRA adapter folder for --rewriter raqo")
     e.add_argument("--mode", default="recot", choices=["recot", "direct", "detect"])
     e.add_argument("--no-gallery-rewrite", action="store_true", help="leave the I2T caption gallery as it is")
-    e.add_argument("--ungrounded", action="store_true", help="let the Concepts: line name words that are not in the query")
+    e.add_argument("--ungrounded", action="store_true", help=UNGROUNDED_HELP)
     e.set_defaults(func=_cmd_eval)
 
     cp = sub.add_parser("compare", help="compare rewriters on the same queries, with paired 95 %% intervals")
@@ -460,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--model", default="embedded")
     w.add_argument("--adapter", default="auto", help="LoRA adapter folder; 'auto' = the shipped embedded adapter for --mode (if any)")
     w.add_argument("--mode", default="recot", choices=["recot", "direct", "detect"])
-    w.add_argument("--ungrounded", action="store_true", help="let the Concepts: line name words that are not in the query")
+    w.add_argument("--ungrounded", action="store_true", help=UNGROUNDED_HELP)
     w.add_argument("--json", action="store_true")
     w.add_argument("--threads", type=int, default=None)
     w.set_defaults(func=_cmd_rewrite)

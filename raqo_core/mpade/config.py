@@ -47,7 +47,7 @@ class MPADEConfig:
         from raqo_core.mpade.assessment import SCORES
 
         if self.score not in SCORES:
-            raise RAQOError(f"score must be 'cosine' or 'contrastive', got {self.score!r}")
+            raise RAQOError(f"score must be {' or '.join(map(repr, SCORES))}, got {self.score!r}")
         if self.score_scale <= 0:
             raise RAQOError(f"score_scale must be > 0, got {self.score_scale}")
         if self.limit is not None and self.limit < 1:

@@ -56,12 +56,12 @@ def check_adapter_mode(meta: dict[str, Any], mode: str, adapter: str | None) -> 
     A ReCoT adapter prompted for direct rewriting (or the reverse) was never trained on that prompt;
     it still answers, but not as its recipe measured. ``detect`` reads the ReCoT concept line.
     """
-    trained = meta.get("mode")
-    if trained is None or trained == ADAPTER_MODE_FOR.get(mode, mode):
+    trained, needed = meta.get("mode"), ADAPTER_MODE_FOR.get(mode, mode)
+    if trained is None or trained == needed:
         return
     warnings.warn(
         f"adapter {adapter!r} was trained for mode {trained!r} but the rewriter runs in mode {mode!r}; "
-        f"use mode={trained!r}, or an adapter trained with `mode: {ADAPTER_MODE_FOR.get(mode, mode)}`",
+        f"use mode={trained!r}, or an adapter trained with `mode: {needed}`",
         AdapterModeWarning,
         stacklevel=3,
     )
