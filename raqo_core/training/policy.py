@@ -71,11 +71,12 @@ def add_policy_candidates(
     score: str = "cosine",
     score_scale: float = 100.0,
     seed: int = 0,
+    device: str | None = None,
 ) -> list[dict[str, Any]]:
     """``recs`` (D_PRO lines) with ``samples`` rewrites of the stage-start model added to each list:
     one greedy, the rest sampled at ``temperature``. Written to ``out`` (atomic) and reused from
     there when the stage resumes, so a killed run does not regenerate; counts and seconds go to the
-    ``.json`` beside it."""
+    ``.json`` beside it. ``device=None`` generates on the GPU when torch finds one."""
     if samples < 1:
         raise RAQOError(f"policy samples must be >= 1, got {samples}")
     stats_path = out.with_suffix(".json")
@@ -108,8 +109,12 @@ def add_policy_candidates(
             split,
             register,
         )
-    lm = load_causal_lm(base, adapter=str(adapter) if adapter else None)
-    backend = LMBackend(lm.model, lm.tokenizer)
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    lm = load_causal_lm(base, adapter=str(adapter) if adapter else None, device=device)
+    backend = LMBackend(lm.model, lm.tokenizer, device)
     texts: dict[int, list[str]] = {}
     for s in tqdm(range(0, len(todo), batch_size), desc="PRO policy rewrites", unit="batch"):
         idx = todo[s : s + batch_size]
@@ -152,6 +157,7 @@ def add_policy_candidates(
         "scored": sum(len(v) for v in extra.values()),
         "unique_added": sum(1 for r in result for c in r["candidates"] if c.get("source") == "policy"),
         "score": score,
+        "device": device,
         "seconds": round(time.time() - t0, 1),
     }
     atomic_write_json(stats_path, stats)
