@@ -59,6 +59,9 @@ def test_policy_rewrites_are_scored_against_the_target_image_and_cached(tiny_ben
     assert [json.loads(line) for line in out_file.read_text().splitlines()] == got
     stats = json.loads(out_file.with_suffix(".json").read_text())
     assert stats["lists"] == 4 and stats["with_target"] == 3 and stats["scored"] <= 6 and stats["unique_added"] == added
+    import torch
+
+    assert stats["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # generates where torch finds a GPU
     # resume: the file is reused, nothing is generated again (a bad base would fail to load)
     assert add_policy_candidates(lists, out_file, samples=2, **{**kw, "base": str(tmp_path / "missing")}) == got
     with pytest.raises(RAQOError, match="policy samples must be >= 1, got 0"):
