@@ -50,6 +50,10 @@ def test_compare_pairs_each_row_with_the_reference(tiny_bench, random_retriever)
     assert res["reference"] == "NA" and res["n_queries"] == 120 and sorted(res["paired"]) == ["junk", "oracle"]
     na = evaluate(m, random_retriever, setup)
     assert res["recall"]["NA"] == pytest.approx(na["t2i"])
+    assert res["ranks"]["NA"] == list(na["t2i_ranks"])  # per-query ranks are kept for pooled analyses
+    for name, ranks in res["ranks"].items():
+        assert len(ranks) == 120
+        assert res["recall"][name]["R@5"] == pytest.approx(100 * sum(r < 5 for r in ranks) / 120)
     for name in ("junk", "oracle"):
         for k in ("R@1", "R@5", "R@10"):
             p = res["paired"][name][k]

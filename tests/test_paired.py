@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from raqo_core.errors import RAQOError
-from raqo_core.evaluation.paired import paired_bootstrap, sign_test_p
+from raqo_core.evaluation.paired import paired_bootstrap, pooled_paired_bootstrap, sign_test_p
 
 
 def test_sign_test_matches_hand_computed_binomial():
@@ -73,3 +73,49 @@ def test_report_pairs_every_ablation_row_with_full():
     assert out["no_ccr"][1].delta == pytest.approx(100.0)  # R@5: full has all four, no_ccr (rank 9) none
     assert out["no_ccr"][2].delta == 0.0  # R@10: rank 9 counts for both
     assert paired_vs_full(None, {"no_pro": table4["no_pro"]}) == {}  # nothing to pair with
+
+
+def test_pooled_delta_is_the_mean_of_replicate_deltas():
+    a1, b1 = [0, 0, 3, 0], [0, 2, 0, 5]  # k=1: A hits q0 q1 q3, B hits q0 q2 -> +25 points
+    a2, b2 = [1, 0, 0, 0], [0, 0, 0, 0]  # A misses q0 only -> -25 points
+    single = pooled_paired_bootstrap([(a1, b1)], n_boot=300)
+    ref = paired_bootstrap(a1, b1, n_boot=1)
+    assert (single.delta, single.a_only, single.b_only) == (ref.delta, ref.a_only, ref.b_only)
+    both = pooled_paired_bootstrap([(a1, b1), (a2, b2)], n_boot=300)
+    assert both.replicate_deltas == (25.0, -25.0) and both.replicates_positive == 1
+    assert both.delta == pytest.approx(0.0) and both.p_value == 1.0
+    assert (both.a_only, both.b_only, both.n) == (2, 2, 4)
+
+
+def test_pooling_copies_of_one_replicate_adds_no_evidence():
+    # a naive pooled sign test would count each discordant query four times; resampling whole queries does not
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 3, 300), rng.integers(0, 3, 300)
+    one = pooled_paired_bootstrap([(a, b)], seed=5)
+    four = pooled_paired_bootstrap([(a, b)] * 4, seed=5)
+    assert (four.delta, four.low, four.high, four.p_value) == pytest.approx((one.delta, one.low, one.high, one.p_value))
+    assert four.a_only == 4 * one.a_only
+
+
+def test_pooled_test_detects_a_consistent_gain_and_not_a_null():
+    hit, miss = np.zeros(200, int), np.full(200, 9)
+    strong = pooled_paired_bootstrap([(hit, miss), (hit, miss)], n_boot=999)
+    assert strong.delta == 100.0 and strong.low == strong.high == 100.0
+    assert strong.p_value == pytest.approx(1 / 1000)  # no sign flip reaches the observed mean
+    same = pooled_paired_bootstrap([(hit, hit.copy())], n_boot=50)
+    assert (same.delta, same.low, same.high, same.p_value) == (0.0, 0.0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "kwargs", "message"),
+    [
+        ([], {}, "at least one (ranks_a, ranks_b) pair, got none"),
+        ([([0, 1], [0, 1]), ([0], [0])], {}, "must share their queries, got query counts [2, 1]"),
+        ([([0], [0])], {"k": 0}, "k must be >= 1, got 0"),
+    ],
+)
+def test_pooled_bad_input_names_the_value(pairs, kwargs, message):
+    import re
+
+    with pytest.raises(RAQOError, match=re.escape(message)):
+        pooled_paired_bootstrap(pairs, **kwargs)

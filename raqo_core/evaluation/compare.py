@@ -49,7 +49,8 @@ def compare_rewriters(
     n_boot: int = 2000,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """T2I recall per row, and each row minus the first row (the reference) per query."""
+    """T2I recall per row, each row minus the first row (the reference) per query, and every row's
+    per-query ranks (0 = the target image first), so later analyses can pool runs without re-ranking."""
     if len(rows) < 2:
         raise RAQOError(f"compare needs at least two rows (a reference and one more), got {len(rows)}: {list(rows)}")
     records = manifest.split(setup.split)
@@ -73,6 +74,7 @@ def compare_rewriters(
             for name, r in ranks.items()
             if name != ref_name
         },
+        "ranks": {name: r.tolist() for name, r in ranks.items()},
     }
 
 

@@ -7,11 +7,16 @@ query, did A hit and B miss (or the reverse)? Only those discordant queries carr
 - :func:`paired_bootstrap` resamples queries with replacement and gives a percentile confidence
   interval for ``R@k(A) - R@k(B)``.
 - :func:`sign_test_p` is the exact two-sided sign (McNemar) test on the discordant counts.
+- :func:`pooled_paired_bootstrap` averages several replicate pairs on the same queries (e.g. one
+  recipe trained with several seeds, each against its own baseline). Summing their discordant
+  counts into one sign test would count each query once per replicate as if independent; it
+  resamples and sign-flips whole queries instead.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -93,5 +98,83 @@ def paired_bootstrap(
         b_only=b_only,
         p_value=sign_test_p(a_only, b_only),
         n=int(diff.size),
+        confidence=confidence,
+    )
+
+
+@dataclass(frozen=True)
+class PooledDelta:
+    """Mean ``R@k(A) - R@k(B)`` over replicate pairs on the same queries, in points."""
+
+    k: int
+    delta: float  # mean over replicates (= mean over queries of the per-query mean difference)
+    low: float  # percentile interval from resampling queries (replicates held fixed)
+    high: float
+    p_value: float  # two-sided sign-flip randomisation test, one flip per query for all replicates
+    replicate_deltas: tuple[float, ...]
+    replicates_positive: int
+    a_only: int  # summed over replicates: a query counts once in each replicate where it is discordant
+    b_only: int
+    n: int
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.delta:+.2f} [{self.low:+.2f}, {self.high:+.2f}] (p={self.p_value:.3f}; "
+            f"{self.replicates_positive}/{len(self.replicate_deltas)} replicates > 0)"
+        )
+
+
+def pooled_paired_bootstrap(
+    pairs: Sequence[tuple[np.ndarray | list[int], np.ndarray | list[int]]],
+    *,
+    k: int = 1,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PooledDelta:
+    """Pool replicate ``(ranks_a, ranks_b)`` pairs that share their queries.
+
+    Per query, the difference ``hit_a - hit_b`` is averaged over replicates; the interval resamples
+    those per-query means and the p-value flips their signs (A and B exchangeable per query). Both
+    keep a query's outcomes in every replicate together, so the same hard query is not counted as
+    independent evidence once per seed. The replicates themselves are held fixed: seed-to-seed
+    spread is reported as ``replicate_deltas``, not folded into the interval.
+    """
+    if not pairs:
+        raise RAQOError("pooled comparison needs at least one (ranks_a, ranks_b) pair, got none")
+    per_pair = [paired_bootstrap(a, b, k=k, n_boot=1, confidence=confidence, seed=seed) for a, b in pairs]  # validates
+    n = per_pair[0].n
+    if any(d.n != n for d in per_pair):
+        raise RAQOError(f"pooled pairs must share their queries, got query counts {[d.n for d in per_pair]}")
+    diffs = np.stack([(np.asarray(a) < k).astype(np.int8) - (np.asarray(b) < k).astype(np.int8) for a, b in pairs])
+    per_query = diffs.mean(axis=0)
+    observed = float(per_query.mean())
+    rng = np.random.default_rng(seed)
+    boots = np.empty(n_boot)
+    flips = np.empty(n_boot)
+    for s in range(0, n_boot, 256):
+        m = min(256, n_boot - s)
+        boots[s : s + m] = per_query[rng.integers(0, n, size=(m, n))].mean(axis=1)
+        flips[s : s + m] = (per_query * rng.choice(np.array([-1.0, 1.0]), size=(m, n))).mean(axis=1)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(boots, [alpha, 1.0 - alpha])
+    # the +1s count the observed assignment itself, so p is never 0 (a valid Monte Carlo p-value)
+    p = (1 + int((np.abs(flips) >= abs(observed) - 1e-12).sum())) / (n_boot + 1) if observed else 1.0
+    reps = tuple(d.delta for d in per_pair)
+    return PooledDelta(
+        k=k,
+        delta=100.0 * observed,
+        low=float(100.0 * low),
+        high=float(100.0 * high),
+        p_value=float(p),
+        replicate_deltas=reps,
+        replicates_positive=sum(1 for r in reps if r > 0),
+        a_only=sum(d.a_only for d in per_pair),
+        b_only=sum(d.b_only for d in per_pair),
+        n=n,
         confidence=confidence,
     )

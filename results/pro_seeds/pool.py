@@ -1,41 +1,65 @@
-"""PRO's effect pooled over the three whole chains: discordant queries summed, one exact sign test.
+"""PRO's effect over six whole chains, and ReCoT vs direct over all their seeds, pooled query by query.
 
-python results/pro_seeds/pool.py
+python results/pro_seeds/pool.py [--json results/pro_seeds/six_chains.json] > results/pro_seeds/pool.txt
 
-Chain 0 is the shipped recipe (Table 4's paired no_pro row in results/report/report.json); chains 1 and 2
-are `raqo compare` runs here. "full-only" counts queries the full chain finds at R@K and no_pro misses.
+Reads the per-query ranks that one `raqo compare` run wrote (the command is in README.md). Chains 0-2 were
+trained on this 2-core CPU and chains 3-5 on an H200 (results/gpu_train/); every row was evaluated here on the
+first 1,000 test user queries. Each chain's PRO adapter is paired with its own CCD -> QRE adapter, and
+`pooled_paired_bootstrap` averages the chains per query. It resamples and sign-flips whole queries, so a hard
+query counts once, not once per seed. The interval holds the six seeds fixed; the spread between
+seeds is shown as the per-chain Δ.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
-from raqo_core.evaluation.paired import sign_test_p
+from raqo_core.evaluation.paired import PooledDelta, paired_bootstrap, pooled_paired_bootstrap
 
 HERE = Path(__file__).resolve().parent
+KS = (1, 5, 10)
+
+
+def _cell(p: PooledDelta) -> str:
+    return f"{p.delta:+.2f} [{p.low:+.2f}, {p.high:+.2f}] (p={p.p_value:.3f})"
 
 
 def main() -> None:
-    report = json.loads((HERE.parent / "report" / "report.json").read_text())
-    chains = {"seed 0": report["table4_paired"]["no_pro"]}
-    for seed in (1, 2):
-        d = json.loads((HERE / f"chain_seed{seed}_pro.json").read_text())
-        chains[f"seed {seed}"] = d["paired"][f"full_chain_seed{seed}"]
-    print("| chain | " + " | ".join(f"Δ {m} (full-only vs no_pro-only)" for m in ("R@1", "R@5", "R@10")) + " |")
-    print("|---|---|---|---|")
-    for name, p in chains.items():
-        print(
-            f"| {name} | "
-            + " | ".join(f"{p[m]['delta']:+.1f} ({p[m]['a_only']} vs {p[m]['b_only']})" for m in ("R@1", "R@5", "R@10"))
-            + " |"
-        )
-    cells = []
-    for m in ("R@1", "R@5", "R@10"):
-        a = sum(p[m]["a_only"] for p in chains.values())
-        b = sum(p[m]["b_only"] for p in chains.values())
-        cells.append(f"{(a - b) / 10 / len(chains):+.2f} ({a} vs {b}, p = {sign_test_p(a, b):.3f})")
-    print("| pooled (mean Δ) | " + " | ".join(cells) + " |")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", default=str(HERE / "six_chains.json"))
+    ranks = json.loads(Path(ap.parse_args().json).read_text())["ranks"]
+    seeds = sorted(int(n.removeprefix("full_seed")) for n in ranks if n.startswith("full_seed"))
+    pairs = [(ranks[f"full_seed{s}"], ranks[f"no_pro_seed{s}"]) for s in seeds]
+
+    print(f"PRO: full chain minus its own CCD -> QRE adapter, {len(seeds)} chains, 1,000 test user queries\n")
+    print("| chain | R@1 no_pro → full | " + " | ".join(f"Δ R@{k} (full-only vs no_pro-only)" for k in KS) + " |")
+    print("|---|---|" + "---|" * len(KS))
+    for s, (full, no_pro) in zip(seeds, pairs, strict=True):
+        r1 = [100 * sum(r < 1 for r in x) / len(x) for x in (no_pro, full)]
+        cells = []
+        for k in KS:
+            d = paired_bootstrap(full, no_pro, k=k, n_boot=1)
+            cells.append(f"{d.delta:+.1f} ({d.a_only} vs {d.b_only})")
+        where = "GPU" if s >= 3 else "CPU"
+        print(f"| seed {s} ({where}) | {r1[0]:.1f} → {r1[1]:.1f} | " + " | ".join(cells) + " |")
+    pooled = [pooled_paired_bootstrap(pairs, k=k, n_boot=10000) for k in KS]
+    print("| pooled, mean Δ [95 % CI] (p) | | " + " | ".join(map(_cell, pooled)) + " |")
+    print("| chains with Δ > 0 | | " + " | ".join(f"{p.replicates_positive} of {len(seeds)}" for p in pooled) + " |")
+
+    direct = sorted(n for n in ranks if n.startswith("direct_seed"))
+    if direct:
+        full = [f"full_seed{s}" for s in seeds]
+        cross = [(ranks[d], ranks[f]) for d in direct for f in full]
+        print(f"\nDirect rewriting ({len(direct)} seeds) minus ReCoT ({len(full)} whole chains), every pair, pooled per query\n")
+        print("| | " + " | ".join(f"R@{k}" for k in KS) + " |")
+        print("|---|" + "---|" * len(KS))
+        for name in direct + full:
+            print(f"| {name} | " + " | ".join(f"{100 * sum(r < k for r in ranks[name]) / len(ranks[name]):.1f}" for k in KS) + " |")
+        res = [pooled_paired_bootstrap(cross, k=k, n_boot=10000) for k in KS]
+        print("| direct − ReCoT, mean Δ [95 % CI] (p) | " + " | ".join(map(_cell, res)) + " |")
+        print("| pairs with direct ahead | " + " | ".join(f"{p.replicates_positive} of {len(cross)}" for p in res) + " |")
 
 
 if __name__ == "__main__":
