@@ -112,6 +112,7 @@ def test_pooled_test_detects_a_consistent_gain_and_not_a_null():
         ([], {}, "at least one (ranks_a, ranks_b) pair, got none"),
         ([([0, 1], [0, 1]), ([0], [0])], {}, "must share their queries, got query counts [2, 1]"),
         ([([0], [0])], {"k": 0}, "k must be >= 1, got 0"),
+        ([([0], [0])], {"n_boot": 0}, "n_boot must be >= 1, got 0"),
     ],
 )
 def test_pooled_bad_input_names_the_value(pairs, kwargs, message):

@@ -57,6 +57,11 @@ def sign_test_p(wins: int, losses: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
+def _hit_diff(a: np.ndarray | list[int], b: np.ndarray | list[int], k: int) -> np.ndarray:
+    """Per query: +1 only A ranks the target within ``k``, -1 only B, 0 both or neither."""
+    return (np.asarray(a) < k).astype(np.int8) - (np.asarray(b) < k).astype(np.int8)
+
+
 def paired_bootstrap(
     ranks_a: np.ndarray | list[int],
     ranks_b: np.ndarray | list[int],
@@ -79,7 +84,7 @@ def paired_bootstrap(
         raise RAQOError(f"n_boot must be >= 1, got {n_boot}")
     if not 0.0 < confidence < 1.0:
         raise RAQOError(f"confidence must be in (0, 1), got {confidence}")
-    diff = (a < k).astype(np.int8) - (b < k).astype(np.int8)  # +1: only A hits, -1: only B
+    diff = _hit_diff(a, b, k)
     rng = np.random.default_rng(seed)
     boots = np.empty(n_boot)
     for s in range(0, n_boot, 256):  # resample in blocks to bound memory on large query sets
@@ -146,11 +151,13 @@ def pooled_paired_bootstrap(
     """
     if not pairs:
         raise RAQOError("pooled comparison needs at least one (ranks_a, ranks_b) pair, got none")
+    if n_boot < 1:
+        raise RAQOError(f"n_boot must be >= 1, got {n_boot}")
     per_pair = [paired_bootstrap(a, b, k=k, n_boot=1, confidence=confidence, seed=seed) for a, b in pairs]  # validates
     n = per_pair[0].n
     if any(d.n != n for d in per_pair):
         raise RAQOError(f"pooled pairs must share their queries, got query counts {[d.n for d in per_pair]}")
-    diffs = np.stack([(np.asarray(a) < k).astype(np.int8) - (np.asarray(b) < k).astype(np.int8) for a, b in pairs])
+    diffs = np.stack([_hit_diff(a, b, k) for a, b in pairs])
     per_query = diffs.mean(axis=0)
     observed = float(per_query.mean())
     rng = np.random.default_rng(seed)
