@@ -29,34 +29,35 @@ def _cell(p: PooledDelta) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", default=str(HERE / "six_chains.json"))
-    ranks = json.loads(Path(ap.parse_args().json).read_text())["ranks"]
+    data = json.loads(Path(ap.parse_args().json).read_text())
+    ranks, recall = data["ranks"], data["recall"]  # recall: what `raqo compare` computed from these ranks
     seeds = sorted(int(n.removeprefix("full_seed")) for n in ranks if n.startswith("full_seed"))
     pairs = [(ranks[f"full_seed{s}"], ranks[f"no_pro_seed{s}"]) for s in seeds]
 
-    print(f"PRO: full chain minus its own CCD -> QRE adapter, {len(seeds)} chains, 1,000 test user queries\n")
+    print(f"PRO: full chain minus its own CCD -> QRE adapter, {len(seeds)} chains, {data['n_queries']:,} test user queries\n")
     print("| chain | R@1 no_pro → full | " + " | ".join(f"Δ R@{k} (full-only vs no_pro-only)" for k in KS) + " |")
     print("|---|---|" + "---|" * len(KS))
     for s, (full, no_pro) in zip(seeds, pairs, strict=True):
-        r1 = [100 * sum(r < 1 for r in x) / len(x) for x in (no_pro, full)]
         cells = []
         for k in KS:
             d = paired_bootstrap(full, no_pro, k=k, n_boot=1)
             cells.append(f"{d.delta:+.1f} ({d.a_only} vs {d.b_only})")
         where = "GPU" if s >= 3 else "CPU"
-        print(f"| seed {s} ({where}) | {r1[0]:.1f} → {r1[1]:.1f} | " + " | ".join(cells) + " |")
+        r1 = f"{recall[f'no_pro_seed{s}']['R@1']:.1f} → {recall[f'full_seed{s}']['R@1']:.1f}"
+        print(f"| seed {s} ({where}) | {r1} | " + " | ".join(cells) + " |")
     pooled = [pooled_paired_bootstrap(pairs, k=k, n_boot=10000) for k in KS]
     print("| pooled, mean Δ [95 % CI] (p) | | " + " | ".join(map(_cell, pooled)) + " |")
     print("| chains with Δ > 0 | | " + " | ".join(f"{p.replicates_positive} of {len(seeds)}" for p in pooled) + " |")
 
     direct = sorted(n for n in ranks if n.startswith("direct_seed"))
     if direct:
-        full = [f"full_seed{s}" for s in seeds]
-        cross = [(ranks[d], ranks[f]) for d in direct for f in full]
-        print(f"\nDirect rewriting ({len(direct)} seeds) minus ReCoT ({len(full)} whole chains), every pair, pooled per query\n")
+        recot = [f"full_seed{s}" for s in seeds]
+        cross = [(ranks[d], ranks[f]) for d in direct for f in recot]
+        print(f"\nDirect rewriting ({len(direct)} seeds) minus ReCoT ({len(recot)} whole chains), every pair, pooled per query\n")
         print("| | " + " | ".join(f"R@{k}" for k in KS) + " |")
         print("|---|" + "---|" * len(KS))
-        for name in direct + full:
-            print(f"| {name} | " + " | ".join(f"{100 * sum(r < k for r in ranks[name]) / len(ranks[name]):.1f}" for k in KS) + " |")
+        for name in direct + recot:
+            print(f"| {name} | " + " | ".join(f"{recall[name][f'R@{k}']:.1f}" for k in KS) + " |")
         res = [pooled_paired_bootstrap(cross, k=k, n_boot=10000) for k in KS]
         print("| direct − ReCoT, mean Δ [95 % CI] (p) | " + " | ".join(map(_cell, res)) + " |")
         print("| pairs with direct ahead | " + " | ".join(f"{p.replicates_positive} of {len(cross)}" for p in res) + " |")
