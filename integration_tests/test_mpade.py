@@ -130,6 +130,39 @@ def test_resume_after_kill_gives_identical_files(setup, tmp_path):
         assert (part / f).read_bytes() == (full / f).read_bytes(), f
 
 
+def test_edit_concept_lines_rebuilt_from_mined_records(setup, tmp_path):
+    """``concepts: edits`` re-labels the same mined records without mining again: each concept line
+    names exactly the query spans its rewrite changes, and every concept quotes its query."""
+    import shutil
+
+    from raqo_core.mpade.outputs import edited_spans
+    from raqo_core.rewriter.grounding import concept_line_fits
+
+    d, m, r, vocab = setup
+    agent_dir, edits_dir = tmp_path / "agent", tmp_path / "edits"
+    run_mpade(m, r, OfflineAgent.from_manifest(r, m), agent_dir, _cfg(), vocabulary=vocab, progress=False)
+    edits_dir.mkdir()
+    for f in ("records.jsonl", "done.txt"):
+        shutil.copy(agent_dir / f, edits_dir / f)
+
+    class NoAgent(OfflineAgent):
+        def propose_batch(self, requests):
+            raise AssertionError("finished chunks must not be mined again")
+
+    cfg = _cfg(concepts="edits", max_concepts=3)
+    meta = run_mpade(m, r, NoAgent.from_manifest(r, m), edits_dir, cfg, vocabulary=vocab, progress=False)
+    assert meta["config"]["concepts"] == "edits"
+    qre_a, qre_e = read_jsonl(agent_dir / "D_QRE.jsonl"), read_jsonl(edits_dir / "D_QRE.jsonl")
+    assert [(x["query"], x["rewrite"]) for x in qre_a] == [(x["query"], x["rewrite"]) for x in qre_e]
+    assert sum(x["concepts"] != y["concepts"] for x, y in zip(qre_a, qre_e, strict=True)) > 0
+    for x in qre_e:
+        assert x["concepts"] == edited_spans(x["query"], x["rewrite"], cfg.max_concept_words)[: cfg.max_concepts]
+        if x["concepts"]:
+            assert concept_line_fits(" " + ";".join(x["concepts"]) + "\n", x["query"]), x
+    pro_a, pro_e = read_jsonl(agent_dir / "D_PRO.jsonl"), read_jsonl(edits_dir / "D_PRO.jsonl")
+    assert [x["candidates"] for x in pro_a] == [x["candidates"] for x in pro_e]
+
+
 @pytest.mark.slow
 def test_cli_killed_process_resumes(setup, tmp_path):
     d, *_ = setup

@@ -229,6 +229,7 @@ def _cmd_mpade(a: argparse.Namespace) -> int:
         limit=a.limit,
         queries_per_image=a.queries_per_image,
         filter_threshold=a.filter_threshold,
+        concepts=a.concepts,
         seed=a.seed,
     )
     cfg.validate()
@@ -419,6 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--limit", type=int, default=None, help="the first N queries only")
     mp.add_argument("--queries-per-image", type=int, default=None)
     mp.add_argument("--filter-threshold", type=float, default=0.5)
+    mp.add_argument(
+        "--concepts",
+        choices=["agent", "edits"],
+        default="agent",
+        help="concept lines: the spans the agent named, or exactly the spans the best rewrite edits",
+    )
     mp.add_argument("--seed", type=int, default=0)
     mp.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL for --agent chat")
     mp.add_argument("--agent-model", default=None)

@@ -221,6 +221,52 @@ def test_clean_concepts():
     assert clean_concepts(raw, max_concepts=5, max_words=1) == ["crimson", "orb", "west"]
 
 
+def test_edited_spans_names_exactly_what_the_rewrite_changes():
+    from raqo_core.mpade.outputs import edited_spans
+
+    q = "Can you find me an image of a small opaque lilac circle left of a crimson orb, I think"
+    r = "small solid purple circle left of a red circle"
+    # a deleted run is one span (articles trimmed, the query's own case kept); each substituted
+    # word is its own; the trailing framing goes, "orb" is substituted (a gap at either end is free)
+    assert edited_spans(q, r) == ["Can you find me an image of", "opaque", "lilac", "crimson", "orb", "I think"]
+    assert edited_spans(q, r, max_words=3) == ["opaque", "lilac", "crimson", "orb", "I think"]
+    assert edited_spans("a red circle", "a red circle") == []
+    assert edited_spans("a red circle", "a red circle on the left") == []  # insertions name nothing
+    assert edited_spans("the orb above the orb", "the circle above the circle") == ["orb"]  # de-duplicated
+
+
+def test_align_words_keeps_a_deleted_phrase_whole():
+    from raqo_core.mpade.outputs import align_words
+
+    a = ["i'm", "looking", "for", "a", "picture", "showing", "a", "huge", "hollow", "star"]
+    cols = align_words(a, ["a", "large", "hollow", "star"])
+    assert [op for op, _, _ in cols] == ["D"] * 6 + ["M", "S", "M", "M"]
+    assert cols[7] == ("S", 7, 1)
+    assert [op for op, _, _ in align_words(["a", "b"], ["a", "x", "y", "b"])] == ["M", "I", "I", "M"]
+    assert align_words([], []) == []
+
+
+def test_edited_spans_are_grounded_concept_lines():
+    from raqo_core.rewriter.grounding import concept_line_fits
+    from raqo_core.rewriter.prompt import CONCEPT_SEP
+
+    q = "i'm looking for a picture showing a huge hollow jet pyramid on top of a small solid green disk"
+    from raqo_core.mpade.outputs import edited_spans
+
+    spans = edited_spans(q, "a large hollow black triangle on top of a small solid green circle")
+    assert spans == ["i'm looking for a picture showing", "huge", "jet", "pyramid", "disk"]
+    assert concept_line_fits(" " + CONCEPT_SEP.join(spans) + "\n", q)
+
+
+def test_mpade_config_concept_source_is_validated():
+    from raqo_core.mpade.config import MPADEConfig
+
+    with pytest.raises(RAQOError, match="concepts must be 'agent' or 'edits', got 'diff'"):
+        MPADEConfig(concepts="diff").validate()
+    with pytest.raises(RAQOError, match="max_concepts and max_concept_words must be >= 1, got 0 and 6"):
+        MPADEConfig(max_concepts=0).validate()
+
+
 def test_sample_none_prefers_rank_one_hits():
     from raqo_core.mpade.engine import sample_none
 

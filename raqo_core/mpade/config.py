@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from raqo_core.errors import RAQOError
 
+CONCEPT_SOURCES = ("agent", "edits")
+
 
 @dataclass
 class MPADEConfig:
@@ -24,6 +26,13 @@ class MPADEConfig:
     queries_per_image: int | None = field(default=None, metadata={"help": "use at most N captions per image"})
     max_concepts: int = field(default=3, metadata={"help": "concepts kept per query (the first, most rewarded edits)"})
     max_concept_words: int = field(default=6, metadata={"help": "longer spans are not named as concepts (they teach copying)"})
+    concepts: str = field(
+        default="agent",
+        metadata={
+            "help": "where a query's concept line comes from: 'agent' (the spans the agent named in its first round) or"
+            " 'edits' (the query spans the best accepted rewrite changes, so the line names exactly what the rewrite edits)"
+        },
+    )
     score: str = field(
         default="cosine",
         metadata={
@@ -50,5 +59,9 @@ class MPADEConfig:
             raise RAQOError(f"score must be {' or '.join(map(repr, SCORES))}, got {self.score!r}")
         if self.score_scale <= 0:
             raise RAQOError(f"score_scale must be > 0, got {self.score_scale}")
+        if self.concepts not in CONCEPT_SOURCES:
+            raise RAQOError(f"concepts must be {' or '.join(map(repr, CONCEPT_SOURCES))}, got {self.concepts!r}")
+        if self.max_concepts < 1 or self.max_concept_words < 1:
+            raise RAQOError(f"max_concepts and max_concept_words must be >= 1, got {self.max_concepts} and {self.max_concept_words}")
         if self.limit is not None and self.limit < 1:
             raise RAQOError(f"limit must be >= 1, got {self.limit}")

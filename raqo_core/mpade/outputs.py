@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,98 @@ def clean_concepts(concepts: list[str], max_concepts: int = 3, max_words: int = 
     if query is not None:
         low = query.lower()
         out.sort(key=lambda c: low.find(c) if c in low else len(low))
+    return out
+
+
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+_ARTICLES = frozenset(["a", "an", "the"])
+_SUB, _OPEN, _EXTEND = 1.0, 0.5, 0.5  # affine gaps: one long deletion costs less than two short ones
+
+
+def align_words(a: list[str], b: list[str]) -> list[tuple[str, int, int]]:
+    """Word alignment of ``a`` to ``b`` with affine gap costs (Gotoh): columns ``("M"|"S", i, j)``
+    for kept/substituted words, ``("D", i, -1)`` for deleted ones and ``("I", -1, j)`` for inserted.
+
+    Affine gaps keep a deleted phrase in one piece ("i'm looking for a picture showing a huge" →
+    "a large" deletes six words and substitutes one, rather than keeping the first "a"), and a
+    deletion at either end of ``a`` opens for free: that is where framing ("show me", ", i think")
+    sits, so "orb, i think" → "circle" substitutes "orb" and deletes "i think"."""
+    inf = float("inf")
+    n, m = len(a), len(b)
+    # best cost of a[:i] vs b[:j] ending in a match/substitution (0), deletion (1), insertion (2),
+    # or deletion after all of b (3: the trailing gap)
+    cost = [[[inf] * 4 for _ in range(m + 1)] for _ in range(n + 1)]
+    back = [[[-1] * 4 for _ in range(m + 1)] for _ in range(n + 1)]
+    cost[0][0][0] = 0.0
+
+    def best(options: list[float]) -> tuple[float, int]:
+        k = min(range(len(options)), key=lambda s: options[s])
+        return options[k], k
+
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if i and j:
+                step = 0.0 if a[i - 1] == b[j - 1] else _SUB
+                c, k = best([cost[i - 1][j - 1][s] for s in range(3)])
+                cost[i][j][0], back[i][j][0] = c + step, k
+            if i:
+                free = j == 0  # a leading gap
+                c, k = best([cost[i - 1][j][s] + _EXTEND + (0.0 if s == 1 or free else _OPEN) for s in range(3)])
+                cost[i][j][1], back[i][j][1] = c, k
+                if j == m:
+                    c, k = best([cost[i - 1][j][s] + _EXTEND for s in range(4)])
+                    cost[i][j][3], back[i][j][3] = c, k
+            if j:
+                c, k = best([cost[i][j - 1][s] + _EXTEND + (0.0 if s == 2 else _OPEN) for s in range(3)])
+                cost[i][j][2], back[i][j][2] = c, k
+    cols: list[tuple[str, int, int]] = []
+    i, j = n, m
+    state = best(cost[n][m])[1]
+    while i or j:
+        prev = back[i][j][state]
+        if state == 0:
+            cols.append(("M" if a[i - 1] == b[j - 1] else "S", i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif state in (1, 3):
+            cols.append(("D", i - 1, -1))
+            i -= 1
+        else:
+            cols.append(("I", -1, j - 1))
+            j -= 1
+        state = prev
+    return cols[::-1]
+
+
+def edited_spans(query: str, rewrite: str, max_words: int = 8) -> list[str]:
+    """The spans of ``query`` that ``rewrite`` changes or deletes, in reading order, as they are
+    written in the query (so a grounded concept line can quote them).
+
+    Words are aligned with :func:`align_words`. Each substituted word is a concept, and so is each
+    run of deleted words (a framing phrase, an unknown word) — the edits MPADE's agent makes.
+    Articles at a span's ends are trimmed; words the rewrite only inserts name nothing; spans over
+    ``max_words`` words are left out (a deleted half-query is an edit, not a concept)."""
+    qt = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(query.lower())]
+    cols = align_words([t for t, _, _ in qt], _TOKEN.findall(rewrite.lower()))
+    groups: list[list[int]] = []
+    last = ""
+    for op, i, _ in cols:
+        if op == "S" or (op == "D" and last != "D"):
+            groups.append([i])
+        elif op == "D":
+            groups[-1].append(i)
+        if op != "I":
+            last = op
+    out: list[str] = []
+    for g in groups:
+        while g and qt[g[0]][0] in _ARTICLES:
+            g = g[1:]
+        while g and qt[g[-1]][0] in _ARTICLES:
+            g = g[:-1]
+        if not g or len(g) > max_words:
+            continue
+        span = query[qt[g[0]][1] : qt[g[-1]][2]]
+        if span.lower() not in (c.lower() for c in out):
+            out.append(span)
     return out
 
 
@@ -61,7 +154,10 @@ def build_outputs(
         accepted_lengths.append(len(kept))
         if not kept:
             continue
-        concepts = clean_concepts(list(r["concepts"]), cfg.max_concepts, cfg.max_concept_words, query=r["query"])
+        if cfg.concepts == "edits":
+            concepts = edited_spans(r["query"], kept[0]["text"], cfg.max_concept_words)[: cfg.max_concepts]
+        else:
+            concepts = clean_concepts(list(r["concepts"]), cfg.max_concepts, cfg.max_concept_words, query=r["query"])
         concept_counts.update(concepts)
         if concepts:
             d_ccr.append({"query": r["query"], "concepts": concepts, "source": "ambiguous"})
