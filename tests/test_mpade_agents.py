@@ -277,3 +277,58 @@ def test_sample_none_prefers_rank_one_hits():
     more = sample_none(recs, 15, seed=0)  # more than the hits: topped up with the rest
     assert len(more) == 15 and sum(r["rank"] == 0 for r in more) == 10
     assert sample_none(recs, 8, seed=0) == got  # seeded
+
+
+class _SameMeaning:
+    """Text similarity stub for output-building tests: every pair passes the filter."""
+
+    def pairwise(self, a, b):
+        return [1.0] * len(a)
+
+
+def _mined_records():
+    amb = {
+        "i": 0,
+        "kind": "ambiguous",
+        "query": "show me a crimson orb left of a blue square",
+        "rank": 40,
+        "concepts": ["crimson"],
+        "candidates": [
+            {"text": "red circle left of a blue square", "score": 0.9},
+            {"text": "a red orb left of a blue square", "score": 0.8},
+        ],
+        "accepted_per_round": [2],
+    }
+    unamb = {
+        "i": 1,
+        "kind": "unambiguous",
+        "query": "a red circle left of a blue square",
+        "rank": 0,
+        "score": 0.95,
+        "perturbation": {"query": "a vermilion circle left of a blue square", "concepts": ["vermilion"], "drop": 0.05},
+    }
+    return [amb, unamb]
+
+
+@pytest.mark.parametrize("perturb_qre", [True, False])
+def test_perturbations_teach_detection_and_optionally_rewriting(tmp_path, perturb_qre):
+    from raqo_core.io import read_jsonl
+    from raqo_core.mpade.config import MPADEConfig
+    from raqo_core.mpade.outputs import build_outputs
+
+    cfg = MPADEConfig(perturb_qre=perturb_qre, concepts="edits", none_ratio=0.5)
+    stats = build_outputs(tmp_path, _mined_records(), [], cfg, similarity=_SameMeaning())
+    ccr, qre = read_jsonl(tmp_path / "D_CCR.jsonl"), read_jsonl(tmp_path / "D_QRE.jsonl")
+    assert [(x["source"], x["concepts"]) for x in ccr] == [
+        ("ambiguous", ["show me", "crimson", "orb"]),
+        ("perturbation", ["vermilion"]),
+        ("unambiguous", []),
+    ]
+    restore = {
+        "query": "a vermilion circle left of a blue square",
+        "concepts": ["vermilion"],
+        "rewrite": "a red circle left of a blue square",
+        "score": 0.95,
+    }
+    assert (restore in qre) is perturb_qre
+    assert qre[0]["concepts"] == ["show me", "crimson", "orb"] and stats["counts"]["D_QRE"] == len(qre) == 1 + perturb_qre

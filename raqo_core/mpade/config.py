@@ -19,6 +19,10 @@ class MPADEConfig:
     target_rewrites: int = field(default=5, metadata={"help": "stop a query once this many rewrites are accepted (PRO list length)"})
     n_candidates: int = field(default=3, metadata={"help": "wrong top candidates shown to the agent"})
     perturb: bool = field(default=True, metadata={"help": "perturb unambiguous queries with rare WordNet synonyms"})
+    perturb_qre: bool = field(
+        default=True,
+        metadata={"help": "also teach rewriting on perturbations (restore the original words); false: concept detection only"},
+    )
     perturb_margin: float = field(default=0.02, metadata={"help": "min drop of text–GT-image similarity to keep a perturbation"})
     filter_threshold: float = field(default=0.5, metadata={"help": "min MiniLM similarity between a generated query and its original"})
     none_ratio: float = field(default=0.5, metadata={"help": "None examples in D_CCR per concept example"})

@@ -170,7 +170,8 @@ def build_outputs(
             continue
         concept_counts.update(p["concepts"])
         d_ccr.append({"query": p["query"], "concepts": p["concepts"], "source": "perturbation"})
-        d_qre.append({"query": p["query"], "concepts": p["concepts"], "rewrite": r["query"], "score": r["score"]})
+        if cfg.perturb_qre:
+            d_qre.append({"query": p["query"], "concepts": p["concepts"], "rewrite": r["query"], "score": r["score"]})
     n_none = round(cfg.none_ratio * len(d_ccr))
     for r in sample_none(unamb, n_none, cfg.seed):
         d_ccr.append({"query": r["query"], "concepts": [], "source": "unambiguous"})
