@@ -422,9 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--filter-threshold", type=float, default=0.5)
     mp.add_argument(
         "--concepts",
-        choices=["agent", "edits"],
         default="agent",
-        help="concept lines: the spans the agent named, or exactly the spans the best rewrite edits",
+        help="concept lines: 'agent' (the spans the agent named) or 'edits' (exactly the spans the best rewrite edits)",
     )
     mp.add_argument("--seed", type=int, default=0)
     mp.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL for --agent chat")

@@ -64,12 +64,12 @@ class Agent(Protocol):
 
 # --- offline agent -------------------------------------------------------------------------
 
-_WORD = re.compile(r"[a-z][a-z'\-]*")
+WORD = re.compile(r"[a-z][a-z'\-]*")
 STOPWORDS = frozenset(["a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "with", "and", "or", "is", "are", "be", "it", "its"])
 
 
 def tokenize_words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return WORD.findall(text.lower())
 
 
 def caption_vocabulary(captions: Sequence[str], min_count: int = 3) -> Counter[str]:

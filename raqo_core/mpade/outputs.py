@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ def clean_concepts(concepts: list[str], max_concepts: int = 3, max_words: int = 
     return out
 
 
-_TOKEN = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 _ARTICLES = frozenset(["a", "an", "the"])
 _SUB, _OPEN, _EXTEND = 1.0, 0.5, 0.5  # affine gaps: one long deletion costs less than two short ones
 
@@ -99,8 +97,10 @@ def edited_spans(query: str, rewrite: str, max_words: int = 8) -> list[str]:
     run of deleted words (a framing phrase, an unknown word) — the edits MPADE's agent makes.
     Articles at a span's ends are trimmed; words the rewrite only inserts name nothing; spans over
     ``max_words`` words are left out (a deleted half-query is an edit, not a concept)."""
-    qt = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(query.lower())]
-    cols = align_words([t for t, _, _ in qt], _TOKEN.findall(rewrite.lower()))
+    from raqo_core.mpade.agents import WORD, tokenize_words
+
+    qt = [(m.group(), m.start(), m.end()) for m in WORD.finditer(query.lower())]
+    cols = align_words([t for t, _, _ in qt], tokenize_words(rewrite))
     groups: list[list[int]] = []
     last = ""
     for op, i, _ in cols:
