@@ -57,21 +57,8 @@ def sign_test_p(wins: int, losses: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
-def _hit_diff(a: np.ndarray | list[int], b: np.ndarray | list[int], k: int) -> np.ndarray:
-    """Per query: +1 only A ranks the target within ``k``, -1 only B, 0 both or neither."""
-    return (np.asarray(a) < k).astype(np.int8) - (np.asarray(b) < k).astype(np.int8)
-
-
-def paired_bootstrap(
-    ranks_a: np.ndarray | list[int],
-    ranks_b: np.ndarray | list[int],
-    *,
-    k: int = 1,
-    n_boot: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> PairedDelta:
-    """Compare two systems' ranks (0 = top) on the same queries at recall@``k``."""
+def _hit_diff(ranks_a: np.ndarray | list[int], ranks_b: np.ndarray | list[int], k: int, n_boot: int, confidence: float) -> np.ndarray:
+    """Per query: +1 only A ranks the target within ``k``, -1 only B, 0 both or neither (inputs checked)."""
     a = np.asarray(ranks_a)
     b = np.asarray(ranks_b)
     if a.shape != b.shape or a.ndim != 1:
@@ -84,7 +71,20 @@ def paired_bootstrap(
         raise RAQOError(f"n_boot must be >= 1, got {n_boot}")
     if not 0.0 < confidence < 1.0:
         raise RAQOError(f"confidence must be in (0, 1), got {confidence}")
-    diff = _hit_diff(a, b, k)
+    return (a < k).astype(np.int8) - (b < k).astype(np.int8)
+
+
+def paired_bootstrap(
+    ranks_a: np.ndarray | list[int],
+    ranks_b: np.ndarray | list[int],
+    *,
+    k: int = 1,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedDelta:
+    """Compare two systems' ranks (0 = top) on the same queries at recall@``k``."""
+    diff = _hit_diff(ranks_a, ranks_b, k, n_boot, confidence)
     rng = np.random.default_rng(seed)
     boots = np.empty(n_boot)
     for s in range(0, n_boot, 256):  # resample in blocks to bound memory on large query sets
@@ -151,13 +151,11 @@ def pooled_paired_bootstrap(
     """
     if not pairs:
         raise RAQOError("pooled comparison needs at least one (ranks_a, ranks_b) pair, got none")
-    if n_boot < 1:
-        raise RAQOError(f"n_boot must be >= 1, got {n_boot}")
-    per_pair = [paired_bootstrap(a, b, k=k, n_boot=1, confidence=confidence, seed=seed) for a, b in pairs]  # validates
-    n = per_pair[0].n
-    if any(d.n != n for d in per_pair):
-        raise RAQOError(f"pooled pairs must share their queries, got query counts {[d.n for d in per_pair]}")
-    diffs = np.stack([_hit_diff(a, b, k) for a, b in pairs])
+    per_pair = [_hit_diff(a, b, k, n_boot, confidence) for a, b in pairs]
+    n = per_pair[0].size
+    if any(d.size != n for d in per_pair):
+        raise RAQOError(f"pooled pairs must share their queries, got query counts {[d.size for d in per_pair]}")
+    diffs = np.stack(per_pair)
     per_query = diffs.mean(axis=0)
     observed = float(per_query.mean())
     rng = np.random.default_rng(seed)
@@ -171,7 +169,7 @@ def pooled_paired_bootstrap(
     low, high = np.quantile(boots, [alpha, 1.0 - alpha])
     # the +1s count the observed assignment itself, so p is never 0 (a valid Monte Carlo p-value)
     p = (1 + int((np.abs(flips) >= abs(observed) - 1e-12).sum())) / (n_boot + 1) if observed else 1.0
-    reps = tuple(d.delta for d in per_pair)
+    reps = tuple(float(100.0 * d.mean()) for d in per_pair)
     return PooledDelta(
         k=k,
         delta=100.0 * observed,
@@ -180,8 +178,8 @@ def pooled_paired_bootstrap(
         p_value=float(p),
         replicate_deltas=reps,
         replicates_positive=sum(1 for r in reps if r > 0),
-        a_only=sum(d.a_only for d in per_pair),
-        b_only=sum(d.b_only for d in per_pair),
+        a_only=int((diffs == 1).sum()),
+        b_only=int((diffs == -1).sum()),
         n=n,
         confidence=confidence,
     )

@@ -110,9 +110,9 @@ def add_policy_candidates(
             register,
         )
     if device is None:
-        import torch
+        from raqo_core.training.stages import has_cuda
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if has_cuda() else "cpu"
     lm = load_causal_lm(base, adapter=str(adapter) if adapter else None, device=device)
     backend = LMBackend(lm.model, lm.tokenizer, device)
     texts: dict[int, list[str]] = {}

@@ -194,7 +194,7 @@ def _common_args(out: Path, cfg: StageConfig, seed: int) -> dict[str, Any]:
         "report_to": "none",
         "disable_tqdm": False,
         "dataloader_num_workers": 0,
-        "use_cpu": not _has_cuda(),
+        "use_cpu": not has_cuda(),
         "save_only_model": False,
     }
 
@@ -205,7 +205,8 @@ def _no_checkpointing(args_cls: Any) -> dict[str, Any]:
     return {"activation_checkpointing": False} if "activation_checkpointing" in f else {"gradient_checkpointing": False}
 
 
-def _has_cuda() -> bool:
+def has_cuda() -> bool:
+    """Whether torch finds a GPU: the stages train there, and PRO's policy rewrites generate there."""
     import torch
 
     return bool(torch.cuda.is_available())
