@@ -230,6 +230,9 @@ def _cmd_mpade(a: argparse.Namespace) -> int:
         queries_per_image=a.queries_per_image,
         filter_threshold=a.filter_threshold,
         concepts=a.concepts,
+        perturb=a.perturb,
+        perturb_ratio=a.perturb_ratio,
+        perturb_exclude=[w for w in (a.perturb_exclude or "").split(",") if w.strip()],
         seed=a.seed,
     )
     cfg.validate()
@@ -425,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="agent",
         help="concept lines: 'agent' (the spans the agent named) or 'edits' (exactly the spans the best rewrite edits)",
     )
+    mp.add_argument("--no-perturb", dest="perturb", action="store_false", help="no WordNet perturbations of unambiguous queries")
+    mp.add_argument("--perturb-ratio", type=float, default=None, help="at most this many perturbations per ambiguous query (default: all)")
+    mp.add_argument("--perturb-exclude", default=None, help="comma-separated words never used as perturbations (e.g. a test split's)")
     mp.add_argument("--seed", type=int, default=0)
     mp.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL for --agent chat")
     mp.add_argument("--agent-model", default=None)

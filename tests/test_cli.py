@@ -27,6 +27,8 @@ def test_errors_exit_2_with_message(tmp_path, capsys):
     assert "unknown retriever spec 'nonsense:thing'" in capsys.readouterr().err
     assert main(["mpade", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--concepts", "diff"]) == 2
     assert "concepts must be 'agent' or 'edits', got 'diff'" in capsys.readouterr().err
+    assert main(["mpade", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--perturb-ratio", "-1"]) == 2
+    assert "perturb_ratio must be a finite number >= 0 or None, got -1.0" in capsys.readouterr().err
 
 
 def test_eval_with_rewriter_caches_rewrites_on_disk(tmp_path, capsys, random_retriever, tiny_bench, monkeypatch):

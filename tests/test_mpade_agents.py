@@ -267,6 +267,22 @@ def test_mpade_config_concept_source_is_validated():
         MPADEConfig(max_concepts=0).validate()
 
 
+@pytest.mark.parametrize("ratio", [-0.5, float("nan"), float("inf")])
+def test_mpade_config_rejects_a_bad_perturb_ratio(ratio):
+    from raqo_core.mpade.config import MPADEConfig
+
+    with pytest.raises(RAQOError, match=rf"perturb_ratio must be a finite number >= 0 or None, got {ratio!r}"):
+        MPADEConfig(perturb_ratio=ratio).validate()
+
+
+@pytest.mark.parametrize("words", ["cerulean", ["cerulean", " "], ["cube", 3]])
+def test_mpade_config_rejects_a_bad_perturb_exclude(words):
+    from raqo_core.mpade.config import MPADEConfig
+
+    with pytest.raises(RAQOError, match="perturb_exclude must be a list of non-empty words, got"):
+        MPADEConfig(perturb_exclude=words).validate()
+
+
 def test_sample_none_prefers_rank_one_hits():
     from raqo_core.mpade.engine import sample_none
 
@@ -332,3 +348,69 @@ def test_perturbations_teach_detection_and_optionally_rewriting(tmp_path, pertur
     }
     assert (restore in qre) is perturb_qre
     assert qre[0]["concepts"] == ["show me", "crimson", "orb"] and stats["counts"]["D_QRE"] == len(qre) == 1 + perturb_qre
+
+
+def _perturbed(n):
+    amb = [{"i": i, "kind": "ambiguous", "query": f"q{i}", "concepts": ["x"] if i % 2 == 0 else []} for i in range(8)]
+    words = ["Vermilion", "sapphire", "orb", "lazuline", "gamboge"]
+    unamb = [
+        {"i": 100 + i, "kind": "unambiguous", "query": f"u{i}", "perturbation": {"query": f"p{i}", "concepts": [words[i % 5]]}}
+        for i in range(n)
+    ] + [{"i": 999, "kind": "unambiguous", "query": "no perturbation"}]
+    return amb, unamb
+
+
+def test_select_perturbations_excludes_words_and_caps_per_ambiguous_query():
+    from raqo_core.mpade.config import MPADEConfig
+    from raqo_core.mpade.outputs import select_perturbations
+
+    amb, unamb = _perturbed(20)
+    everything = select_perturbations(amb, unamb, MPADEConfig())
+    assert [r["i"] for r in everything] == list(range(100, 120))
+    # exclusion is case-insensitive on the introduced word: "Vermilion" (i % 5 == 0) and "orb" (i % 5 == 2) go
+    kept = select_perturbations(amb, unamb, MPADEConfig(perturb_exclude=["vermilion", "ORB "]))
+    assert [r["i"] - 100 for r in kept] == [i for i in range(20) if i % 5 not in (0, 2)]
+    # 4 ambiguous queries have a concept line: ratio 1.5 keeps round(6.0) = 6, a seeded sample in record order
+    capped = select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=1.5, perturb_exclude=["vermilion"]))
+    assert len(capped) == 6 and all(r["perturbation"]["concepts"] != ["Vermilion"] for r in capped)
+    assert [r["i"] for r in capped] == sorted(r["i"] for r in capped)
+    assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=1.5, perturb_exclude=["vermilion"])) == capped
+    assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=1.5, perturb_exclude=["vermilion"], seed=1)) != capped
+    assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=0.0)) == []
+    assert len(select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=100.0))) == 20  # a cap above the supply keeps all
+
+
+def test_capped_perturbations_reach_both_training_sets_and_are_counted(tmp_path):
+    from raqo_core.io import read_jsonl
+    from raqo_core.mpade.config import MPADEConfig
+    from raqo_core.mpade.outputs import build_outputs
+
+    amb, unamb = _perturbed(20)
+    recs = [{**r, "rank": 40, "candidates": [{"text": f"rewrite {r['i']}", "score": 0.5}], "accepted_per_round": [1]} for r in amb]
+    recs += [{**r, "rank": 0, "score": 0.9} for r in unamb]
+    cfg = MPADEConfig(perturb_ratio=0.5, none_ratio=0.0)
+    stats = build_outputs(tmp_path, recs, [], cfg, similarity=_SameMeaning())
+    ccr, qre = read_jsonl(tmp_path / "D_CCR.jsonl"), read_jsonl(tmp_path / "D_QRE.jsonl")
+    assert sum(x["source"] == "perturbation" for x in ccr) == 2 == sum(x["query"].startswith("p") for x in qre)
+    assert stats["counts"]["perturbations"] == 2 and stats["counts"]["perturbations_mined"] == 20
+
+
+def test_perturb_query_never_uses_an_excluded_synonym():
+    import numpy as np
+
+    from raqo_core.mpade.engine import perturb_query
+
+    class _Retriever:
+        """Scores a longer text lower, so the longest synonym is the perturbation that drops most."""
+
+        def encode_texts(self, texts, batch_size=256):
+            a = np.array([len(t) / 20.0 for t in texts])
+            return np.stack([np.cos(a), np.sin(a)], axis=1)
+
+    gt = np.array([1.0, 0.0])
+    best = perturb_query("red", gt, _Retriever(), set(), margin=0.0)
+    assert best is not None
+    banned = best[1][0]
+    assert best[0] == banned == "bolshevik"  # WordNet's longest one-word synonym of "red"
+    again = perturb_query("red", gt, _Retriever(), set(), margin=0.0, exclude=frozenset({banned}))
+    assert again is not None and banned not in again[0].split() and again[1] != best[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from raqo_core.errors import RAQOError
@@ -22,6 +23,17 @@ class MPADEConfig:
     perturb_qre: bool = field(
         default=True,
         metadata={"help": "also teach rewriting on perturbations (restore the original words); false: concept detection only"},
+    )
+    perturb_ratio: float | None = field(
+        default=None,
+        metadata={
+            "help": "keep at most this many perturbations per ambiguous query with a concept line, sampled with `seed`"
+            " (None: all). Perturbations are plentiful; uncapped they can outnumber the retriever's real failures"
+        },
+    )
+    perturb_exclude: list[str] = field(
+        default_factory=list,
+        metadata={"help": "words never used as perturbations, e.g. an evaluation split's vocabulary (also applied when relabelling)"},
     )
     perturb_margin: float = field(default=0.02, metadata={"help": "min drop of text–GT-image similarity to keep a perturbation"})
     filter_threshold: float = field(default=0.5, metadata={"help": "min MiniLM similarity between a generated query and its original"})
@@ -48,6 +60,10 @@ class MPADEConfig:
     chunk_size: int = field(default=64, metadata={"help": "queries per resumable chunk"})
     seed: int = field(default=0, metadata={"help": "seed for sampling None examples"})
 
+    def excluded_words(self) -> frozenset[str]:
+        """``perturb_exclude`` as lower-case words."""
+        return frozenset(w.strip().lower() for w in self.perturb_exclude)
+
     def validate(self) -> None:
         if not 1 <= self.unambiguous_k <= self.ambiguous_k:
             raise RAQOError(f"need 1 <= unambiguous_k <= ambiguous_k, got {self.unambiguous_k} and {self.ambiguous_k}")
@@ -67,5 +83,9 @@ class MPADEConfig:
             raise RAQOError(f"concepts must be {' or '.join(map(repr, CONCEPT_SOURCES))}, got {self.concepts!r}")
         if self.max_concepts < 1 or self.max_concept_words < 1:
             raise RAQOError(f"max_concepts and max_concept_words must be >= 1, got {self.max_concepts} and {self.max_concept_words}")
+        if self.perturb_ratio is not None and not (self.perturb_ratio >= 0 and math.isfinite(self.perturb_ratio)):
+            raise RAQOError(f"perturb_ratio must be a finite number >= 0 or None, got {self.perturb_ratio!r}")
+        if isinstance(self.perturb_exclude, str) or not all(isinstance(w, str) and w.strip() for w in self.perturb_exclude):
+            raise RAQOError(f"perturb_exclude must be a list of non-empty words, got {self.perturb_exclude!r}")
         if self.limit is not None and self.limit < 1:
             raise RAQOError(f"limit must be >= 1, got {self.limit}")

@@ -88,10 +88,17 @@ def collect_queries(manifest: Manifest, cfg: MPADEConfig) -> tuple[list, list[st
 
 
 def perturb_query(
-    query: str, gt_emb: np.ndarray, retriever: Any, vocab: Any, margin: float, max_candidates: int = 24
+    query: str,
+    gt_emb: np.ndarray,
+    retriever: Any,
+    vocab: Any,
+    margin: float,
+    max_candidates: int = 24,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[str, list[str], float] | None:
     """Replace core visual words with WordNet synonyms the retriever rarely saw; keep the variant
-    whose text–GT similarity drops most, if it drops by at least ``margin``."""
+    whose text–GT similarity drops most, if it drops by at least ``margin``. Synonyms in ``exclude``
+    (lower-case) are never used."""
     from raqo_core import lexicon
 
     words = tokenize_words(query)
@@ -104,7 +111,7 @@ def perturb_query(
         except RAQOError:
             return None
         for s in syns:
-            if " " in s or "-" in s or s in vocab or not s.isalpha():
+            if " " in s or "-" in s or s in vocab or not s.isalpha() or s.lower() in exclude:
                 continue
             cands.append((" ".join(words[:i] + [s] + words[i + 1 :]), [s]))
     if not cands:
@@ -298,7 +305,7 @@ def _process_chunk(
             "score": round(float(score), 6),
         }
         if cfg.perturb:
-            pert = perturb_query(it.query, img_emb[it.image_index], retriever, vocabulary, cfg.perturb_margin)
+            pert = perturb_query(it.query, img_emb[it.image_index], retriever, vocabulary, cfg.perturb_margin, exclude=cfg.excluded_words())
             if pert is not None:
                 rec["perturbation"] = {"query": pert[0], "concepts": pert[1], "drop": round(pert[2], 6)}
         records.append(rec)

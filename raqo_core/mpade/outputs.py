@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,20 @@ def edited_spans(query: str, rewrite: str, max_words: int = 8) -> list[str]:
     return out
 
 
+def select_perturbations(amb: list[dict[str, Any]], unamb: list[dict[str, Any]], cfg: MPADEConfig) -> list[dict[str, Any]]:
+    """The unambiguous records whose perturbation is used: none that introduces an excluded word, and
+    at most ``perturb_ratio`` per ambiguous query with a concept line (a seeded sample, in record order)."""
+    banned = cfg.excluded_words()
+    pert = [r for r in unamb if "perturbation" in r and not banned & {c.lower() for c in r["perturbation"]["concepts"]}]
+    if cfg.perturb_ratio is None:
+        return pert
+    n = round(cfg.perturb_ratio * sum(1 for r in amb if r["concepts"]))
+    if n >= len(pert):
+        return pert
+    keep = set(random.Random(cfg.seed).sample(range(len(pert)), n))
+    return [r for i, r in enumerate(pert) if i in keep]
+
+
 def build_outputs(
     out: Path, records: list[dict[str, Any]], items: list[Any], cfg: MPADEConfig, *, similarity: Any = None
 ) -> dict[str, Any]:
@@ -135,7 +150,7 @@ def build_outputs(
         similarity = TextSimilarity()
     amb = [r for r in records if r["kind"] == "ambiguous"]
     unamb = [r for r in records if r["kind"] == "unambiguous"]
-    pert = [r for r in unamb if "perturbation" in r]
+    pert = select_perturbations(amb, unamb, cfg)
     # -- filtering: generated query vs its original, text similarity ≥ threshold
     pairs = [(r["query"], c["text"]) for r in amb for c in r["candidates"]] + [(r["query"], r["perturbation"]["query"]) for r in pert]
     sims = similarity.pairwise([a for a, _ in pairs], [b for _, b in pairs]) if pairs else []
@@ -196,6 +211,7 @@ def build_outputs(
             "unambiguous": len(unamb),
             "ambiguous_with_rewrite": sum(1 for n in accepted_lengths if n),
             "perturbations": len(pert),
+            "perturbations_mined": sum(1 for r in unamb if "perturbation" in r),
             "D_CCR": len(d_ccr),
             "D_CCR_none": n_none if d_ccr else 0,
             "D_QRE": len(d_qre),

@@ -31,7 +31,8 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
         "",
         f"Ambiguous queries with ≥1 accepted rewrite: {c.get('ambiguous_with_rewrite', 0)} of {c.get('ambiguous', 0)}; "
         f"accepted rewrites per ambiguous query: {meta.get('accepted_rewrites_per_ambiguous_query', 0)}; "
-        f"perturbations kept as ambiguous variants: {c.get('perturbations', 0)}.",
+        f"perturbations used as ambiguous variants: {c.get('perturbations', 0)} "
+        f"(of {c.get('perturbations_mined', c.get('perturbations', 0))} mined).",
         "",
         f"Filtering (MiniLM similarity ≥ {meta['filtering']['threshold']}) dropped {meta['filtering']['dropped']['rewrites']} rewrites "
         f"and {meta['filtering']['dropped']['perturbations']} perturbations.",

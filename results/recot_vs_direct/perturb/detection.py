@@ -19,7 +19,11 @@ from raqo_core.paths import embedded_benchmark_dir
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from analyse import cached  # noqa: E402
 
-ROWS = (("shipped ReCoT (no perturbations)", "runs/embedded/ccd+qre+pro/adapter"), ("perturbations in D_CCR", "runs/embedded_pert/ccd+qre+pro/adapter"))
+ROWS = (
+    ("shipped ReCoT (no perturbations)", "runs/embedded/ccd+qre+pro/adapter"),
+    ("perturbations in D_CCR", "runs/embedded_pert/ccd+qre+pro/adapter"),
+    ("perturbations capped, in D_CCR and D_QRE", "runs/embedded_pertcap/ccd+qre+pro/adapter"),
+)
 
 
 def main() -> None:
