@@ -370,12 +370,12 @@ def test_select_perturbations_excludes_words_and_caps_per_ambiguous_query():
     # exclusion is case-insensitive on the introduced word: "Vermilion" (i % 5 == 0) and "orb" (i % 5 == 2) go
     kept = select_perturbations(amb, unamb, MPADEConfig(perturb_exclude=["vermilion", "ORB "]))
     assert [r["i"] - 100 for r in kept] == [i for i in range(20) if i % 5 not in (0, 2)]
-    # 4 ambiguous queries have a concept line: ratio 1.5 keeps round(6.0) = 6, a seeded sample in record order
-    capped = select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=1.5, perturb_exclude=["vermilion"]))
+    # 8 ambiguous queries: ratio 0.75 keeps round(6.0) = 6, a seeded sample in record order
+    capped = select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=0.75, perturb_exclude=["vermilion"]))
     assert len(capped) == 6 and all(r["perturbation"]["concepts"] != ["Vermilion"] for r in capped)
     assert [r["i"] for r in capped] == sorted(r["i"] for r in capped)
-    assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=1.5, perturb_exclude=["vermilion"])) == capped
-    assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=1.5, perturb_exclude=["vermilion"], seed=1)) != capped
+    assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=0.75, perturb_exclude=["vermilion"])) == capped
+    assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=0.75, perturb_exclude=["vermilion"], seed=1)) != capped
     assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=0.0)) == []
     assert len(select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=100.0))) == 20  # a cap above the supply keeps all
 
@@ -388,7 +388,7 @@ def test_capped_perturbations_reach_both_training_sets_and_are_counted(tmp_path)
     amb, unamb = _perturbed(20)
     recs = [{**r, "rank": 40, "candidates": [{"text": f"rewrite {r['i']}", "score": 0.5}], "accepted_per_round": [1]} for r in amb]
     recs += [{**r, "rank": 0, "score": 0.9} for r in unamb]
-    cfg = MPADEConfig(perturb_ratio=0.5, none_ratio=0.0)
+    cfg = MPADEConfig(perturb_ratio=0.25, none_ratio=0.0)
     stats = build_outputs(tmp_path, recs, [], cfg, similarity=_SameMeaning())
     ccr, qre = read_jsonl(tmp_path / "D_CCR.jsonl"), read_jsonl(tmp_path / "D_QRE.jsonl")
     assert sum(x["source"] == "perturbation" for x in ccr) == 2 == sum(x["query"].startswith("p") for x in qre)

@@ -27,7 +27,7 @@ class MPADEConfig:
     perturb_ratio: float | None = field(
         default=None,
         metadata={
-            "help": "keep at most this many perturbations per ambiguous query with a concept line, sampled with `seed`"
+            "help": "keep at most this many perturbations per mined ambiguous query, sampled with `seed`"
             " (None: all). Perturbations are plentiful; uncapped they can outnumber the retriever's real failures"
         },
     )
@@ -58,7 +58,7 @@ class MPADEConfig:
     )
     score_scale: float = field(default=100.0, metadata={"help": "logit scale of the contrastive score (CLIP: 100)"})
     chunk_size: int = field(default=64, metadata={"help": "queries per resumable chunk"})
-    seed: int = field(default=0, metadata={"help": "seed for sampling None examples"})
+    seed: int = field(default=0, metadata={"help": "seed for sampling None examples and capped perturbations"})
 
     def excluded_words(self) -> frozenset[str]:
         """``perturb_exclude`` as lower-case words."""

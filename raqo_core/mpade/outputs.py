@@ -127,12 +127,12 @@ def edited_spans(query: str, rewrite: str, max_words: int = 8) -> list[str]:
 
 def select_perturbations(amb: list[dict[str, Any]], unamb: list[dict[str, Any]], cfg: MPADEConfig) -> list[dict[str, Any]]:
     """The unambiguous records whose perturbation is used: none that introduces an excluded word, and
-    at most ``perturb_ratio`` per ambiguous query with a concept line (a seeded sample, in record order)."""
+    at most ``perturb_ratio`` per mined ambiguous query (a seeded sample, in record order)."""
     banned = cfg.excluded_words()
     pert = [r for r in unamb if "perturbation" in r and not banned & {c.lower() for c in r["perturbation"]["concepts"]}]
     if cfg.perturb_ratio is None:
         return pert
-    n = round(cfg.perturb_ratio * sum(1 for r in amb if r["concepts"]))
+    n = round(cfg.perturb_ratio * len(amb))
     if n >= len(pert):
         return pert
     keep = set(random.Random(cfg.seed).sample(range(len(pert)), n))
