@@ -163,6 +163,48 @@ def test_edit_concept_lines_rebuilt_from_mined_records(setup, tmp_path):
     assert [x["candidates"] for x in pro_a] == [x["candidates"] for x in pro_e]
 
 
+def test_perturbations_capped_and_excluded_when_relabelling(setup, tmp_path):
+    """``perturb_exclude`` and ``perturb_ratio`` rebuild D_CCR and D_QRE from mined records, without
+    mining again: no excluded word is used, and at most ratio × ambiguous queries perturbations are."""
+    import shutil
+    from collections import Counter
+
+    d, m, r, vocab = setup
+    mined = tmp_path / "mined"
+    run_mpade(m, r, OfflineAgent.from_manifest(r, m), mined, _cfg(), vocabulary=vocab, progress=False)
+    records = read_jsonl(mined / "records.jsonl")
+    words = Counter(w for x in records if "perturbation" in x for w in x["perturbation"]["concepts"])
+    assert len(words) >= 2, "the fixture must mine perturbations"
+    banned = words.most_common(1)[0][0]
+    n_amb = sum(x["kind"] == "ambiguous" for x in records)
+
+    class NoAgent(OfflineAgent):
+        def propose_batch(self, requests):
+            raise AssertionError("finished chunks must not be mined again")
+
+    def relabel(name, **kw):
+        out = tmp_path / name
+        out.mkdir()
+        for f in ("records.jsonl", "done.txt"):
+            shutil.copy(mined / f, out / f)
+        meta = run_mpade(m, r, NoAgent.from_manifest(r, m), out, _cfg(**kw), vocabulary=vocab, progress=False)
+        pert = [x for x in read_jsonl(out / "D_CCR.jsonl") if x["source"] == "perturbation"]
+        assert len(pert) == meta["counts"]["perturbations"] - meta["filtering"]["dropped"]["perturbations"]
+        restore = [x for x in read_jsonl(out / "D_QRE.jsonl") if x["query"] in {p["query"] for p in pert}]
+        assert len(restore) == len(pert), "perturb_qre (the default) teaches each one's restoration"
+        assert meta["counts"]["perturbations_mined"] == sum(words.values())
+        return meta, pert
+
+    meta, pert = relabel("excluded", perturb_exclude=[banned.upper()])
+    assert meta["counts"]["perturbations"] == sum(words.values()) - words[banned]
+    assert pert and all(banned not in x["concepts"] for x in pert)
+    cap = round(0.2 * n_amb)
+    assert 0 < cap < sum(words.values()), "the fixture must mine more perturbations than the cap"
+    meta, pert = relabel("capped", perturb_ratio=0.2)
+    assert meta["counts"]["perturbations"] == cap
+    assert "perturbations used as ambiguous variants" in (tmp_path / "capped" / "report.md").read_text()
+
+
 @pytest.mark.slow
 def test_cli_killed_process_resumes(setup, tmp_path):
     d, *_ = setup
