@@ -426,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument(
         "--concepts",
         default="agent",
-        help="concept lines: 'agent' (the spans the agent named) or 'edits' (exactly the spans the best rewrite edits)",
+        help="concept lines: 'agent' (the spans the agent named), 'edits' (exactly the spans the best rewrite edits) or 'changed' (the agent's spans that the rewrite edits)",
     )
     mp.add_argument("--no-perturb", dest="perturb", action="store_false", help="no WordNet perturbations of unambiguous queries")
     mp.add_argument("--perturb-ratio", type=float, default=None, help="at most this many perturbations per ambiguous query (default: all)")

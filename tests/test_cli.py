@@ -26,7 +26,7 @@ def test_errors_exit_2_with_message(tmp_path, capsys):
     assert main(["retriever", "info", "nonsense:thing"]) == 2
     assert "unknown retriever spec 'nonsense:thing'" in capsys.readouterr().err
     assert main(["mpade", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--concepts", "diff"]) == 2
-    assert "concepts must be 'agent' or 'edits', got 'diff'" in capsys.readouterr().err
+    assert "concepts must be one of 'agent', 'edits', 'changed'; got 'diff'" in capsys.readouterr().err
     assert main(["mpade", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--perturb-ratio", "-1"]) == 2
     assert "perturb_ratio must be a finite number >= 0 or None, got -1.0" in capsys.readouterr().err
 

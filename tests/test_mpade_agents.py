@@ -258,10 +258,32 @@ def test_edited_spans_are_grounded_concept_lines():
     assert concept_line_fits(" " + CONCEPT_SEP.join(spans) + "\n", q)
 
 
+def test_changed_concepts_drop_what_the_rewrite_keeps():
+    from raqo_core.mpade.outputs import changed_concepts
+
+    q = "show me a crimson orb left of a Blue square"
+    got = changed_concepts(q, "a red circle left of a blue square", ["show me", "crimson", "Blue", "orb left", "square"])
+    assert got == ["show me", "crimson", "orb left"]  # deleted, substituted, and a span with one edited word
+    assert changed_concepts(q, q, ["crimson", "orb"]) == []  # an unchanged query names nothing
+
+
+def test_changed_concept_lines_in_the_training_sets(tmp_path):
+    from raqo_core.io import read_jsonl
+    from raqo_core.mpade.config import MPADEConfig
+    from raqo_core.mpade.outputs import build_outputs
+
+    recs = _mined_records()
+    recs[0]["concepts"] = ["crimson", "blue"]  # the agent named a word its best rewrite keeps
+    build_outputs(tmp_path, recs, [], MPADEConfig(concepts="changed", perturb=False), similarity=_SameMeaning())
+    assert read_jsonl(tmp_path / "D_QRE.jsonl")[0]["concepts"] == ["crimson"]
+    ccr = read_jsonl(tmp_path / "D_CCR.jsonl")
+    assert ccr[0]["concepts"] == ["crimson"] and all(x["source"] != "perturbation" for x in ccr)  # perturb=False
+
+
 def test_mpade_config_concept_source_is_validated():
     from raqo_core.mpade.config import MPADEConfig
 
-    with pytest.raises(RAQOError, match="concepts must be 'agent' or 'edits', got 'diff'"):
+    with pytest.raises(RAQOError, match="concepts must be one of 'agent', 'edits', 'changed'; got 'diff'"):
         MPADEConfig(concepts="diff").validate()
     with pytest.raises(RAQOError, match="max_concepts and max_concept_words must be >= 1, got 0 and 6"):
         MPADEConfig(max_concepts=0).validate()
@@ -377,6 +399,7 @@ def test_select_perturbations_excludes_words_and_caps_per_ambiguous_query():
     assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=0.75, perturb_exclude=["vermilion"])) == capped
     assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=0.75, perturb_exclude=["vermilion"], seed=1)) != capped
     assert select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=0.0)) == []
+    assert select_perturbations(amb, unamb, MPADEConfig(perturb=False)) == []  # relabelled with perturbations off
     assert len(select_perturbations(amb, unamb, MPADEConfig(perturb_ratio=100.0))) == 20  # a cap above the supply keeps all
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from raqo_core.errors import RAQOError
 
-CONCEPT_SOURCES = ("agent", "edits")
+CONCEPT_SOURCES = ("agent", "edits", "changed")
 
 
 @dataclass
@@ -46,7 +46,8 @@ class MPADEConfig:
         default="agent",
         metadata={
             "help": "where a query's concept line comes from: 'agent' (the spans the agent named in its first round) or"
-            " 'edits' (the query spans the best accepted rewrite changes, so the line names exactly what the rewrite edits)"
+            " 'edits' (the query spans the best accepted rewrite changes, so the line names exactly what the rewrite edits) or"
+            " 'changed' (the agent's spans, less those the best accepted rewrite keeps word for word)"
         },
     )
     score: str = field(
@@ -80,7 +81,7 @@ class MPADEConfig:
         if self.score_scale <= 0:
             raise RAQOError(f"score_scale must be > 0, got {self.score_scale}")
         if self.concepts not in CONCEPT_SOURCES:
-            raise RAQOError(f"concepts must be {' or '.join(map(repr, CONCEPT_SOURCES))}, got {self.concepts!r}")
+            raise RAQOError(f"concepts must be one of {', '.join(map(repr, CONCEPT_SOURCES))}; got {self.concepts!r}")
         if self.max_concepts < 1 or self.max_concept_words < 1:
             raise RAQOError(f"max_concepts and max_concept_words must be >= 1, got {self.max_concepts} and {self.max_concept_words}")
         if self.perturb_ratio is not None and not (self.perturb_ratio >= 0 and math.isfinite(self.perturb_ratio)):

@@ -90,6 +90,24 @@ def align_words(a: list[str], b: list[str]) -> list[tuple[str, int, int]]:
     return cols[::-1]
 
 
+def _aligned(query: str, rewrite: str) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    """The query's words with their offsets, and their alignment with the rewrite's words."""
+    from raqo_core.mpade.agents import WORD, tokenize_words
+
+    qt = [(m.group(), m.start(), m.end()) for m in WORD.finditer(query.lower())]
+    return qt, align_words([t for t, _, _ in qt], tokenize_words(rewrite))
+
+
+def changed_concepts(query: str, rewrite: str, concepts: list[str]) -> list[str]:
+    """The ``concepts`` with at least one word that ``rewrite`` substitutes or deletes: a concept
+    line that never names a word the rewrite keeps."""
+    from raqo_core.mpade.agents import WORD
+
+    qt, cols = _aligned(query, rewrite)
+    edited = {qt[i][0] for op, i, _ in cols if op in ("S", "D")}
+    return [c for c in concepts if any(m.group() in edited for m in WORD.finditer(c.lower()))]
+
+
 def edited_spans(query: str, rewrite: str, max_words: int = 8) -> list[str]:
     """The spans of ``query`` that ``rewrite`` changes or deletes, in reading order, as they are
     written in the query (so a grounded concept line can quote them).
@@ -98,10 +116,7 @@ def edited_spans(query: str, rewrite: str, max_words: int = 8) -> list[str]:
     run of deleted words (a framing phrase, an unknown word) — the edits MPADE's agent makes.
     Articles at a span's ends are trimmed; words the rewrite only inserts name nothing; spans over
     ``max_words`` words are left out (a deleted half-query is an edit, not a concept)."""
-    from raqo_core.mpade.agents import WORD, tokenize_words
-
-    qt = [(m.group(), m.start(), m.end()) for m in WORD.finditer(query.lower())]
-    cols = align_words([t for t, _, _ in qt], tokenize_words(rewrite))
+    qt, cols = _aligned(query, rewrite)
     groups: list[list[int]] = []
     last = ""
     for op, i, _ in cols:
@@ -126,8 +141,11 @@ def edited_spans(query: str, rewrite: str, max_words: int = 8) -> list[str]:
 
 
 def select_perturbations(amb: list[dict[str, Any]], unamb: list[dict[str, Any]], cfg: MPADEConfig) -> list[dict[str, Any]]:
-    """The unambiguous records whose perturbation is used: none that introduces an excluded word, and
-    at most ``perturb_ratio`` per mined ambiguous query (a seeded sample, in record order)."""
+    """The unambiguous records whose perturbation is used: none when ``perturb`` is off (records mined
+    with it on are being relabelled), none that introduces an excluded word, and at most
+    ``perturb_ratio`` per mined ambiguous query (a seeded sample, in record order)."""
+    if not cfg.perturb:
+        return []
     banned = cfg.excluded_words()
     pert = [r for r in unamb if "perturbation" in r and not banned & {c.lower() for c in r["perturbation"]["concepts"]}]
     if cfg.perturb_ratio is None:
@@ -173,6 +191,8 @@ def build_outputs(
             concepts = edited_spans(r["query"], kept[0]["text"], cfg.max_concept_words)[: cfg.max_concepts]
         else:
             concepts = clean_concepts(list(r["concepts"]), cfg.max_concepts, cfg.max_concept_words, query=r["query"])
+            if cfg.concepts == "changed":
+                concepts = changed_concepts(r["query"], kept[0]["text"], concepts)
         concept_counts.update(concepts)
         if concepts:
             d_ccr.append({"query": r["query"], "concepts": concepts, "source": "ambiguous"})
