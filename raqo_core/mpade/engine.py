@@ -296,6 +296,7 @@ def _process_chunk(
         if unamb
         else []
     )
+    excluded = cfg.excluded_words()
     for it, score in zip(unamb, unamb_scores, strict=True):
         rec: dict[str, Any] = {
             "i": it.index,
@@ -305,7 +306,7 @@ def _process_chunk(
             "score": round(float(score), 6),
         }
         if cfg.perturb:
-            pert = perturb_query(it.query, img_emb[it.image_index], retriever, vocabulary, cfg.perturb_margin, exclude=cfg.excluded_words())
+            pert = perturb_query(it.query, img_emb[it.image_index], retriever, vocabulary, cfg.perturb_margin, exclude=excluded)
             if pert is not None:
                 rec["perturbation"] = {"query": pert[0], "concepts": pert[1], "drop": round(pert[2], 6)}
         records.append(rec)
