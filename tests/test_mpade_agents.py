@@ -46,8 +46,8 @@ def server():
                 if step == "slow":
                     time.sleep(1.5)
                     step = "ok"
-                if step == "hold":
-                    time.sleep(0.3)
+                if step == "hold":  # long enough that four workers overlap even on a loaded machine
+                    time.sleep(0.6)
                     step = "ok"
                 if step == "429":
                     self.send_response(429)
@@ -141,12 +141,12 @@ def test_chat_agent_endpoint_down_and_concurrency(server, request_):
     [p] = down.propose_batch([request_])
     assert p.error.startswith("cannot reach http://127.0.0.1:9/v1/chat/completions")
     url, script = server
-    script.steps = ["hold"] * 16
+    script.steps = ["hold"] * 8
     agent = ChatMLLMAgent(url, "m", concurrency=4)
-    t0 = time.time()
-    res = agent.propose_batch([request_] * 16)
+    res = agent.propose_batch([request_] * 8)
+    # concurrency is measured on the server (requests in flight at once), not by the wall clock,
+    # which made this test flaky on a loaded 2-core machine
     assert all(r.error is None for r in res) and script.max_active == 4
-    assert time.time() - t0 < 16 * 0.3  # ran concurrently
     with pytest.raises(RAQOError, match="base_url must be an http"):
         ChatMLLMAgent("localhost:8000", "m")
 
