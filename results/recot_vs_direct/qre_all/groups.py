@@ -1,0 +1,69 @@
+"""Val R@1 hits of the session-10 adapters, split by whether a ReCoT model rewrote the query and by the
+rank the retriever gives the target for the query as written (NA).
+
+Reads the disk-cached rewrites that `raqo eval` wrote (no model is loaded) and ranks each query's target
+with the embedded retriever. Run from the repository root:
+    python results/recot_vs_direct/qre_all/groups.py > results/recot_vs_direct/qre_all/groups.txt
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+sys.path.insert(0, "results/recot_vs_direct")
+from analyse import cached  # noqa: E402  (reads a rewrite cache file without loading a model)
+
+from raqo_core.data.manifest import load_manifest  # noqa: E402
+from raqo_core.paths import embedded_benchmark_dir  # noqa: E402
+from raqo_core.retriever.base import load_retriever  # noqa: E402
+
+ROWS = {
+    "recot_640": ("runs/embedded/ccd+qre+pro/adapter", "recot"),
+    "recot_all": ("runs/embedded_qreall/ccd+qre+pro/adapter", "recot"),
+    "direct_640": ("runs/embedded/direct:qre+pro/adapter", "direct"),
+    "direct_all": ("runs/embedded_qreall_direct/direct:qre+pro/adapter", "direct"),
+    "recot_top1": ("runs/embedded_top1/ccd+qre+pro/adapter", "recot"),
+    "direct_top1": ("runs/embedded_top1_direct/direct:qre+pro/adapter", "direct"),
+}
+BANDS = ((0, 1), (1, 5), (5, 10), (10, None))
+
+
+def main() -> None:
+    m = load_manifest(embedded_benchmark_dir(0))
+    ret = load_retriever("embedded")
+    recs = m.split("val")
+    pairs = [(i, t) for i, r in enumerate(recs) for t in r.texts("user")][:500]
+    owner = np.array([i for i, _ in pairs])
+    queries = [q for _, q in pairs]
+    img = ret.encode_images([m.image_path(r) for r in recs], progress=False)
+
+    def ranks(texts: list[str]) -> np.ndarray:
+        s = ret.encode_texts(texts, progress=False) @ img.T
+        return (s > s[np.arange(len(texts)), owner][:, None]).sum(1)
+
+    na = ranks(queries)
+
+    hit, rewrote = {}, {}
+    for name, (adapter, mode) in ROWS.items():
+        cache = cached(adapter, mode)
+        missing = [q for q in queries if q not in cache]
+        if missing:
+            raise SystemExit(f"{name}: {len(missing)} val queries are not cached; run the raqo eval commands first")
+        texts = [cache[q]["rewritten_query"] for q in queries]
+        hit[name] = ranks(texts) == 0
+        rewrote[name] = np.array([t != q for t, q in zip(texts, queries, strict=True)])
+        print(f"{name}: R@1 {hit[name].mean() * 100:.1f}, rewrote {rewrote[name].sum()} of {len(queries)}")
+    for ref in ("recot_640", "recot_all", "recot_top1"):
+        for label, group in (("rewrote", rewrote[ref]), ("left alone", ~rewrote[ref])):
+            counts = ", ".join(f"{n} {int(hit[n][group].sum())}" for n in ROWS)
+            print(f"queries {ref} {label} ({group.sum()}): R@1 hits {counts}")
+            for lo, hi in BANDS:
+                band = group & (na >= lo) & (na < (hi if hi is not None else len(recs)))
+                counts = ", ".join(f"{n} {int(hit[n][band].sum())}" for n in ROWS)
+                print(f"    NA rank {lo}-{hi - 1 if hi else 'on'} ({band.sum()}): {counts}")
+
+
+if __name__ == "__main__":
+    main()
