@@ -15,6 +15,8 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -62,21 +64,28 @@ def recall(ranks: np.ndarray) -> str:
     return " / ".join(f"{(ranks < k).mean() * 100:.1f}" for k in (1, 5, 10))
 
 
+def target_ranker(m: Any, ret: Any, split: str, register: str, n: int) -> tuple[list[str], Callable[[list[str]], np.ndarray]]:
+    """The first ``n`` queries of a split and register, and a function that gives, for texts standing in
+    for those queries (rewrites, or the queries themselves), the rank of each one's target image in the
+    split's gallery (0 = first)."""
+    recs = m.split(split)
+    pairs = [(i, t) for i, r in enumerate(recs) for t in r.texts(register)][:n]
+    owner = np.array([i for i, _ in pairs])
+    img = ret.encode_images([m.image_path(r) for r in recs], progress=False)
+
+    def ranks(texts: list[str]) -> np.ndarray:
+        s = ret.encode_texts(texts, progress=False) @ img.T
+        return (s > s[np.arange(len(texts)), owner][:, None]).sum(1)
+
+    return [q for _, q in pairs], ranks
+
+
 def main() -> None:
     m = load_manifest(os.environ.get("RAQO_DATA") or embedded_benchmark_dir(0))
     ret = load_retriever("embedded")
     recot, direct = cached(str(EMBEDDED_ADAPTER_DIR), "recot"), cached(str(EMBEDDED_DIRECT_ADAPTER_DIR), "direct")
     for split, register, n in SETS:
-        recs = m.split(split)
-        pairs = [(i, t) for i, r in enumerate(recs) for t in r.texts(register)][:n]
-        owner = np.array([i for i, _ in pairs])
-        queries = [q for _, q in pairs]
-        img = ret.encode_images([m.image_path(r) for r in recs], progress=False)
-
-        def ranks(texts: list[str], owner: np.ndarray = owner, img: np.ndarray = img) -> np.ndarray:
-            s = ret.encode_texts(texts, progress=False) @ img.T
-            return (s > s[np.arange(len(texts)), owner][:, None]).sum(1)
-
+        queries, ranks = target_ranker(m, ret, split, register, n)
         rc, dr = [recot[q] for q in queries], [direct[q] for q in queries]
         applied = np.array([r["applied"] for r in rc])
         r_na, r_rc, r_dr = ranks(queries), ranks([r["rewritten_query"] for r in rc]), ranks([r["rewritten_query"] for r in dr])

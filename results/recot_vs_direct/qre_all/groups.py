@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, "results/recot_vs_direct")
-from analyse import cached  # noqa: E402  (reads a rewrite cache file without loading a model)
+from analyse import cached, target_ranker  # noqa: E402  (cached reads a rewrite cache file; no model is loaded)
 
 from raqo_core.data.manifest import load_manifest  # noqa: E402
 from raqo_core.paths import embedded_benchmark_dir  # noqa: E402
@@ -32,17 +32,7 @@ BANDS = ((0, 1), (1, 5), (5, 10), (10, None))
 
 def main() -> None:
     m = load_manifest(embedded_benchmark_dir(0))
-    ret = load_retriever("embedded")
-    recs = m.split("val")
-    pairs = [(i, t) for i, r in enumerate(recs) for t in r.texts("user")][:500]
-    owner = np.array([i for i, _ in pairs])
-    queries = [q for _, q in pairs]
-    img = ret.encode_images([m.image_path(r) for r in recs], progress=False)
-
-    def ranks(texts: list[str]) -> np.ndarray:
-        s = ret.encode_texts(texts, progress=False) @ img.T
-        return (s > s[np.arange(len(texts)), owner][:, None]).sum(1)
-
+    queries, ranks = target_ranker(m, load_retriever("embedded"), "val", "user", 500)
     na = ranks(queries)
 
     hit, rewrote = {}, {}
@@ -60,7 +50,7 @@ def main() -> None:
             counts = ", ".join(f"{n} {int(hit[n][group].sum())}" for n in ROWS)
             print(f"queries {ref} {label} ({group.sum()}): R@1 hits {counts}")
             for lo, hi in BANDS:
-                band = group & (na >= lo) & (na < (hi if hi is not None else len(recs)))
+                band = group & (na >= lo) & (na < (hi if hi is not None else np.iinfo(na.dtype).max))
                 counts = ", ".join(f"{n} {int(hit[n][band].sum())}" for n in ROWS)
                 print(f"    NA rank {lo}-{hi - 1 if hi else 'on'} ({band.sum()}): {counts}")
 
