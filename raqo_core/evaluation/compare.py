@@ -8,7 +8,7 @@ the first (the reference) query by query (:mod:`raqo_core.evaluation.paired`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,21 +22,37 @@ BASELINES = ("wordnet", "llm-rewrite", "visual-description")
 ROW_MODES = ("recot", "ungrounded", "direct")
 
 
-def parse_row(spec: str) -> tuple[str, str | None, str]:
-    """``NAME=ADAPTER[@MODE]``, ``NAME=<baseline>`` or ``NAME=none`` → (name, target, mode).
+class Row(NamedTuple):
+    name: str
+    adapter: str | None  # None: no rewriting; a baseline name; or a RAQO adapter
+    mode: str
+    backend: str | None = None  # the rewriter engine (None: the command's --backend)
+
+
+def parse_row(spec: str) -> Row:
+    """``NAME=ADAPTER[@MODE][#BACKEND]``, ``NAME=<baseline>`` or ``NAME=none`` → :class:`Row`.
 
     The target is None (no rewriting), a baseline name from :data:`BASELINES` or a RAQO adapter
-    (folder or hub id). Adapter folders may contain ``:`` (``direct:qre+pro``), hence ``@``.
-    Modes: ``recot`` (default; grounded concepts), ``ungrounded`` (recot, the concept line
-    unconstrained) and ``direct``.
+    (folder or hub id). Adapter folders may contain ``:`` and ``+`` (``direct:qre+pro``), hence ``@``
+    and ``#``. Modes: ``recot`` (default; grounded concepts), ``ungrounded`` (recot, the concept line
+    unconstrained) and ``direct``. ``#BACKEND`` runs that row on another engine
+    (``#llamacpp:q8_0``, ``#openai:http://127.0.0.1:8080/v1``), so engines compare paired.
     """
     name, sep, rest = spec.partition("=")
     if not sep or not name.strip() or not rest.strip():
-        raise RAQOError(f"row {spec!r} is not NAME=ADAPTER[@MODE], NAME=<baseline> or NAME=none")
+        raise RAQOError(f"row {spec!r} is not NAME=ADAPTER[@MODE][#BACKEND], NAME=<baseline> or NAME=none")
+    rest, hash_, backend = rest.partition("#")
+    if hash_:
+        from raqo_core.rewriter.engines import parse_backend
+
+        parse_backend(backend)
     adapter, _, mode = rest.rpartition("@") if "@" in rest else (rest, "", "recot")
     if mode not in ROW_MODES:
         raise RAQOError(f"row {spec!r}: mode {mode!r} is not one of {ROW_MODES}")
-    return name.strip(), None if adapter.strip().lower() == "none" else adapter.strip(), mode
+    target = None if adapter.strip().lower() == "none" else adapter.strip()
+    if hash_ and (target is None or target in BASELINES):
+        raise RAQOError(f"row {spec!r}: only a RAQO adapter row takes a #BACKEND")
+    return Row(name.strip(), target, mode, backend.strip() if hash_ else None)
 
 
 def compare_rewriters(

@@ -67,6 +67,18 @@ def check_adapter_mode(meta: dict[str, Any], mode: str, adapter: str | None) -> 
     )
 
 
+def check_retriever(meta: dict[str, Any], expected_retriever: str | None, adapter: str | None) -> None:
+    """Warn when the adapter (or exported model) was trained for another retriever than the one in use."""
+    trained_for = meta.get("retriever_fingerprint")
+    if expected_retriever and trained_for and trained_for != expected_retriever:
+        warnings.warn(
+            f"adapter {adapter!r} was trained for retriever {trained_for!r}, but is used with {expected_retriever!r}; "
+            "its learnt preferences may not transfer",
+            RetrieverMismatchWarning,
+            stacklevel=4,
+        )
+
+
 class AdapterModeWarning(UserWarning):
     """The adapter was trained for another output format (ReCoT vs direct)."""
 
@@ -94,12 +106,5 @@ def load_adapter(model: Any, adapter: str, *, merge: bool = True, expected_retri
     except (OSError, ValueError) as exc:
         raise RAQOError(f"cannot load adapter {adapter!r}: {exc}") from exc
     meta = read_adapter_meta(adapter) if local.exists() else {}
-    trained_for = meta.get("retriever_fingerprint")
-    if expected_retriever and trained_for and trained_for != expected_retriever:
-        warnings.warn(
-            f"adapter {adapter!r} was trained for retriever {trained_for!r}, but is used with {expected_retriever!r}; "
-            "its learnt preferences may not transfer",
-            RetrieverMismatchWarning,
-            stacklevel=3,
-        )
+    check_retriever(meta, expected_retriever, adapter)
     return (peft_model.merge_and_unload() if merge else peft_model), meta

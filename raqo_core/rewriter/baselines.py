@@ -109,12 +109,12 @@ class _LMBaseline(QueryRewriter):
 
     def load(self) -> _LMBaseline:
         if self._backend is None:
-            from raqo_core.rewriter.lm import LMBackend
+            from raqo_core.rewriter.engines.hf import HFGenerator
             from raqo_core.rewriter.models import load_causal_lm
 
             lm = load_causal_lm(self.model, device=self.device)
             self._name = lm.name
-            self._backend = LMBackend(lm.model, lm.tokenizer, self.device)
+            self._backend = HFGenerator(lm.model, lm.tokenizer, self.device)
         return self
 
     @property

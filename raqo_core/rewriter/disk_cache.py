@@ -48,7 +48,7 @@ class DiskCachedRewriter(QueryRewriter):
             fresh = self.inner.rewrite_batch(misses, batch_size)
             with self.path.open("a", encoding="utf-8") as fh:
                 for q, r in zip(misses, fresh, strict=True):
-                    if not r.reason.startswith(("error", "timeout")):
+                    if r.cacheable:
                         self._mem[q] = r
                         fh.write(json.dumps({"q": q, "r": r.to_dict()}, ensure_ascii=False) + "\n")
                 fh.flush()

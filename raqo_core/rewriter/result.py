@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+NOT_CACHED = ("error", "timeout", "truncated")
+
 
 @dataclass(frozen=True)
 class RewriteResult:
@@ -12,7 +14,8 @@ class RewriteResult:
 
     ``rewritten_query`` is what to search with: the rewrite when ``applied``, else the
     original. ``reason`` says why (``rewritten``, ``no challenging concepts``,
-    ``guard: similarity 0.31 < 0.50``, ``unparseable output: …``, ``timeout``, ``error: …``,
+    ``guard: similarity 0.31 < 0.50``, ``unparseable output: …``, ``timeout``, ``truncated: …`` (the
+    answer hit the token cap), ``error: …``,
     ``empty query``). ``rewrites`` holds all sampled rewrites when ``n_rewrites > 1``.
     """
 
@@ -24,6 +27,11 @@ class RewriteResult:
     latency_ms: float
     rewrites: list[str] = field(default_factory=list)
     cached: bool = False
+
+    @property
+    def cacheable(self) -> bool:
+        """False for failures that may not recur (errors, timeouts, answers cut off by the token cap)."""
+        return not self.reason.startswith(NOT_CACHED)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,11 +18,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from raqo_core.errors import RAQOError
 from raqo_core.rewriter import prompt as P
 from raqo_core.rewriter.base import QueryRewriter
+from raqo_core.rewriter.engines.base import STOP, TIMEOUT
 from raqo_core.rewriter.guard import IntentGuard
 from raqo_core.rewriter.result import RewriteResult
 
@@ -59,19 +61,52 @@ class RewriterConfig:
     system_prompt: str | None = field(
         default=None, metadata={"help": "override the ReCoT system prompt (adapters are trained with the default)"}
     )
+    backend: str = field(
+        default="hf",
+        metadata={
+            "help": "generator engine: hf (transformers, default) | llamacpp[:f16|:q8_0|:FILE.gguf] (llama.cpp in-process) | "
+            "openai:BASE_URL (vLLM, llama.cpp server, Ollama, TGI)"
+        },
+    )
+    engine_model: str | None = field(default=None, metadata={"help": "openai: the served model name (default: the server's first)"})
+    engine_template: str | None = field(
+        default=None, metadata={"help": "openai: chat template (an exported folder or a .jinja file; default ChatML, the embedded base's)"}
+    )
+    engine_grammar: str = field(
+        default="auto",
+        metadata={"help": "openai: how grounded concepts reach the server: auto | gbnf (llama.cpp) | vllm | none (validate only)"},
+    )
+    engine_threads: int | None = field(default=None, metadata={"help": "llamacpp: CPU threads (default: all cores, at most 8)"})
+    engine_retries: int = field(default=2, metadata={"help": "openai: retries after 429/5xx/timeouts, within timeout_s"})
+    engine_concurrency: int = field(default=4, metadata={"help": "openai: requests in flight at once"})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "openai: environment variable holding the API key"})
     seed: int = 0
 
     def validate(self) -> None:
+        from raqo_core.rewriter.engines import parse_backend
+
         P.check_mode(self.mode)
+        parse_backend(self.backend)
         if self.guard_threshold is not None and not -1.0 <= self.guard_threshold <= 1.0:
             raise RAQOError(f"guard_threshold must be in [-1, 1] or None, got {self.guard_threshold}")
-        for name in ("max_new_tokens", "max_query_chars", "n_rewrites", "batch_size"):
+        for name in ("max_new_tokens", "max_query_chars", "n_rewrites", "batch_size", "engine_concurrency"):
             if getattr(self, name) < 1:
                 raise RAQOError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.cache_size < 0:
             raise RAQOError(f"cache_size must be >= 0, got {self.cache_size}")
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise RAQOError(f"timeout_s must be > 0 or None, got {self.timeout_s}")
+        if self.engine_retries < 0:
+            raise RAQOError(f"engine_retries must be >= 0, got {self.engine_retries}")
+        if self.engine_threads is not None and self.engine_threads < 1:
+            raise RAQOError(f"engine_threads must be >= 1 or None, got {self.engine_threads}")
+        if self.quantize_int8 and self.backend != "hf":
+            raise RAQOError(f"quantize_int8 applies to backend 'hf' only, not {self.backend!r} (llamacpp: use a q8_0 GGUF)")
+
+
+def config_help(name: str) -> str:
+    """The help text of a :class:`RewriterConfig` field (the CLI and the components reuse it)."""
+    return str(RewriterConfig.__dataclass_fields__[name].metadata.get("help", ""))
 
 
 def _norm_key(q: str) -> str:
@@ -81,7 +116,17 @@ def _norm_key(q: str) -> str:
 class Rewriter(QueryRewriter):
     """Detect-then-rewrite (ReCoT) over any causal LM, with fallback to the original query."""
 
-    def __init__(self, config: RewriterConfig | None = None, *, guard: IntentGuard | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        config: RewriterConfig | None = None,
+        *,
+        guard: IntentGuard | None = None,
+        generator: Any = None,
+        api_key: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        """``generator``: an already-built engine (see :mod:`raqo_core.rewriter.engines`) instead of
+        ``config.backend``; ``api_key``: for ``openai`` (else the ``config.api_key_env`` variable)."""
         cfg = config or RewriterConfig()
         if overrides:
             cfg = RewriterConfig(**{**asdict(cfg), **overrides})
@@ -91,7 +136,9 @@ class Rewriter(QueryRewriter):
         cfg.adapter = resolve_adapter(cfg.adapter, cfg.model, cfg.mode)
         self.config = cfg
         self._guard = guard
-        self._backend: Any = None
+        self._backend: Any = generator
+        self._api_key = api_key
+        self._load_lock = threading.Lock()
         self._name = cfg.model
         self._adapter_tag: str | None = None
         self._cache: OrderedDict[tuple[str, ...], RewriteResult] = OrderedDict()
@@ -105,32 +152,39 @@ class Rewriter(QueryRewriter):
         return self._backend is not None
 
     def load(self) -> Rewriter:
-        """Load model, adapter and guard (idempotent). Raises on misconfiguration."""
-        if self._backend is None:
-            from raqo_core.rewriter.lm import LMBackend
-            from raqo_core.rewriter.models import load_causal_lm
+        """Load the engine (model, adapter) and the guard, once, even under concurrent first calls.
+        Raises on misconfiguration."""
+        with self._load_lock:
+            if self._backend is None:
+                from raqo_core.rewriter.engines import build_engine
 
-            c = self.config
-            lm = load_causal_lm(
-                c.model,
-                adapter=c.adapter,
-                merge_adapter=c.merge_adapter,
-                device=c.device,
-                dtype=c.dtype,
-                trust_remote_code=c.trust_remote_code,
-                quantize_int8=c.quantize_int8,
-                expected_retriever=c.retriever_fingerprint,
-            )
-            self._name = lm.name
-            self.adapter_meta = lm.adapter_meta
-            if c.adapter:
-                from raqo_core.rewriter.adapters import check_adapter_mode
-
-                check_adapter_mode(self.adapter_meta, c.mode, c.adapter)
-            self._backend = LMBackend(lm.model, lm.tokenizer, c.device)
-        if self._guard is None and self.config.guard_threshold is not None:
-            self._guard = IntentGuard(self.config.guard_threshold)
+                self._backend = build_engine(self.config, api_key=self._api_key)
+                self._adopt(self._backend)
+            elif not self._adopted:
+                self._adopt(self._backend)
+            if self._guard is None and self.config.guard_threshold is not None:
+                self._guard = IntentGuard(self.config.guard_threshold)
         return self
+
+    _adopted = False
+
+    def _adopt(self, engine: Any) -> None:
+        """Take the engine's model name and adapter metadata; check the adapter's mode and retriever."""
+        c = self.config
+        self._name = getattr(engine, "name", "") or c.model
+        meta = dict(getattr(engine, "adapter_meta", {}) or {})
+        if not meta and c.adapter:
+            from raqo_core.rewriter.adapters import read_adapter_meta
+
+            meta = read_adapter_meta(c.adapter) if Path(c.adapter).exists() else {}
+        self.adapter_meta = meta
+        if c.adapter or meta:
+            from raqo_core.rewriter.adapters import check_adapter_mode, check_retriever
+
+            check_adapter_mode(meta, c.mode, c.adapter)
+            if getattr(engine, "tag", ""):  # the hf engine checks the retriever while loading the adapter
+                check_retriever(meta, c.retriever_fingerprint, c.adapter)
+        self._adopted = True
 
     warm_up = load
 
@@ -141,15 +195,15 @@ class Rewriter(QueryRewriter):
         if self._adapter_tag is None:  # hash the adapter weights once, not on every cache lookup
             self._adapter_tag = ""
             if c.adapter:
-                from pathlib import Path
-
                 w = Path(c.adapter) / "adapter_model.safetensors"
                 digest = hashlib.sha256(w.read_bytes()).hexdigest()[:12] if w.is_file() else c.adapter
                 self._adapter_tag = f"+lora@{digest}"
         adapter = self._adapter_tag
         prompt = f"|p{hashlib.sha256(c.system_prompt.encode()).hexdigest()[:8]}" if c.system_prompt else ""
         grounded = "|grounded" if self._grounded else ""
-        return f"{self._name}{adapter}|{c.mode}|n{c.n_rewrites}|g{c.guard_threshold}{prompt}{grounded}"
+        tag = getattr(self._backend, "tag", "") if self._backend is not None else ""
+        engine = f"|{tag}" if tag else ""  # hf (the reference engine) adds nothing: its caches stay valid
+        return f"{self._name}{adapter}|{c.mode}|n{c.n_rewrites}|g{c.guard_threshold}{prompt}{grounded}{engine}"
 
     @property
     def _grounded(self) -> bool:
@@ -180,12 +234,13 @@ class Rewriter(QueryRewriter):
                 )
                 continue
             pending.append((i, q, clean))
-        bs = batch_size or self.config.batch_size
+        # int8 dynamic quantisation scales activations per batch: only batch 1 gives batch-independent answers.
+        bs = 1 if self.config.quantize_int8 else (batch_size or self.config.batch_size)
         for a in range(0, len(pending), bs):
             chunk = pending[a : a + bs]
             for (i, _, clean), res in zip(chunk, self._run_chunk(chunk), strict=True):
                 results[i] = res
-                if not res.reason.startswith(("error", "timeout")):
+                if res.cacheable:
                     self._cache_put(clean, res)
         out = [r for r in results if r is not None]
         self.stats["fallbacks"] += sum(not r.applied for r in out)
@@ -229,6 +284,7 @@ class Rewriter(QueryRewriter):
             temperature=c.temperature,
             seed=c.seed,
             ground_in=queries if self._grounded else None,
+            mode=c.mode,
         )
 
     def _run_chunk(self, chunk: list[tuple[int, str, str]]) -> list[RewriteResult]:
@@ -248,11 +304,19 @@ class Rewriter(QueryRewriter):
             return [RewriteResult.fallback(q, f"error: {type(exc).__name__}: {exc}"[:200], ms) for _, q, _ in chunk]
         ms = (time.perf_counter() - t0) * 1000
         parsed: list[tuple[str, str, list[str] | None, list[str], str | None]] = []  # (orig, clean, concepts, rewrites, reason)
-        for (_, q, clean), samples in zip(chunk, gen.texts, strict=True):
+        for n, ((_, q, clean), samples) in enumerate(zip(chunk, gen.texts, strict=True)):
+            if n in gen.errors:
+                parsed.append((q, clean, None, [], f"error: {gen.errors[n]}"[:200]))
+                continue
             concepts: list[str] | None = None
             rewrites: list[str] = []
             error = None
-            for text in samples:
+            cut = None
+            for s, text in enumerate(samples):
+                why = gen.finish_of(n, s)
+                if why != STOP:  # cut off by the time or token limit: never applied, never cached
+                    cut = cut or why
+                    continue
                 try:
                     p = P.parse_response(text, c.mode, max_rewrite_chars=max(64, 2 * len(clean)))
                 except P.ParseError as exc:
@@ -263,7 +327,11 @@ class Rewriter(QueryRewriter):
                 if p.rewrite and p.rewrite not in rewrites:
                     rewrites.append(p.rewrite)
             if concepts is None and not rewrites:
-                parsed.append((q, clean, None, [], "timeout" if gen.timed_out else error))
+                if cut == TIMEOUT:
+                    error = "timeout"
+                elif cut is not None:
+                    error = f"truncated: the answer hit max_new_tokens={c.max_new_tokens} before it ended"
+                parsed.append((q, clean, None, [], error))
             else:
                 parsed.append((q, clean, concepts, rewrites, None))
         # Guard every proposed rewrite in one batch.

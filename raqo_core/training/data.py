@@ -21,7 +21,7 @@ from typing import Any
 from raqo_core.errors import RAQOError
 from raqo_core.io import read_jsonl
 from raqo_core.rewriter import prompt as P
-from raqo_core.rewriter.lm import render_chat
+from raqo_core.rewriter.engines.template import render_chat
 
 
 def _check(path: Path, recs: list[dict[str, Any]], keys: tuple[str, ...]) -> None:

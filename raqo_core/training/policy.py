@@ -93,7 +93,7 @@ def add_policy_candidates(
     from tqdm.auto import tqdm
 
     from raqo_core.mpade.assessment import target_scores
-    from raqo_core.rewriter.lm import LMBackend
+    from raqo_core.rewriter.engines.hf import HFGenerator
     from raqo_core.rewriter.models import load_causal_lm
     from raqo_core.rewriter.prompt import is_complete
     from raqo_core.training.data import rewrite_context
@@ -114,7 +114,7 @@ def add_policy_candidates(
 
         device = "cuda" if has_cuda() else "cpu"
     lm = load_causal_lm(base, adapter=str(adapter) if adapter else None, device=device)
-    backend = LMBackend(lm.model, lm.tokenizer, device)
+    backend = HFGenerator(lm.model, lm.tokenizer, device)
     texts: dict[int, list[str]] = {}
     for s in tqdm(range(0, len(todo), batch_size), desc="PRO policy rewrites", unit="batch"):
         idx = todo[s : s + batch_size]

@@ -1,39 +1,37 @@
-"""Batched generation with a causal LM: left padding, greedy by default, per-row early stop."""
+"""``hf``: in-process transformers generation (the default engine; always installable).
+
+Batched, left-padded, greedy by default, per-row early stop. One generation at a time: a lock
+guards the model, and the time limit starts once the lock is held, so waiting behind another
+caller never counts as generation time.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from raqo_core.rewriter.engines.base import Generation, finish_reason
+from raqo_core.rewriter.engines.template import render_chat
+
+if TYPE_CHECKING:
+    from raqo_core.rewriter.rewriter import RewriterConfig
 
 
-@dataclass
-class Generation:
-    texts: list[list[str]]  # [prompt][sample]
-    timed_out: bool
-    seconds: float
-    new_tokens: int
+class HFGenerator:
+    """Wraps a loaded transformers model + tokenizer."""
 
+    tag = ""  # the reference engine: caches keyed before engines existed stay valid
 
-def render_chat(tokenizer: Any, messages: list[dict[str, str]], prefix: str = "") -> str:
-    """Render a chat with the tokenizer's template (plain fallback) and prefill ``prefix``.
-    Training builds its prompts with this same function, so train and inference agree."""
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    else:
-        text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
-    return text + prefix
-
-
-class LMBackend:
-    """Wraps a loaded model + tokenizer; one generation at a time (a lock guards the model)."""
-
-    def __init__(self, model: Any, tokenizer: Any, device: str = "cpu") -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, device: str = "cpu", *, name: str = "", adapter_meta: dict[str, Any] | None = None
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.device = device
+        self.name = name or str(getattr(getattr(model, "config", None), "_name_or_path", "model"))
+        self.adapter_meta = dict(adapter_meta or {})
         self._lock = threading.Lock()
 
     def chat_prompt(self, messages: list[dict[str, str]], prefix: str = "") -> str:
@@ -52,6 +50,7 @@ class LMBackend:
         min_new_tokens: int | None = None,
         ground_in: Sequence[str] | None = None,
         ground_top_k: int = 8,
+        mode: str = "recot",
     ) -> Generation:
         """``ground_in``: the query behind each prompt; the ``Concepts:`` line may then only quote
         it, choosing among the ``ground_top_k`` best tokens per step
@@ -68,9 +67,6 @@ class LMBackend:
                 texts = tok.batch_decode(input_ids[:, start:], skip_special_tokens=True)
                 return torch.tensor([is_done(t) if is_done else False for t in texts], device=input_ids.device)
 
-        criteria = StoppingCriteriaList([_Done()])
-        if max_time:
-            criteria.append(MaxTimeCriteria(max_time))
         sample = num_samples > 1
         kwargs: dict[str, Any] = {"do_sample": sample, "num_return_sequences": num_samples}
         if ground_in is not None:
@@ -88,8 +84,12 @@ class LMBackend:
             kwargs.update(temperature=temperature, top_p=0.95)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        t0 = time.perf_counter()
         with self._lock, torch.inference_mode():
+            # The clock starts here, once this caller holds the model (not while it queued for it).
+            criteria = StoppingCriteriaList([_Done()])
+            if max_time:
+                criteria.append(MaxTimeCriteria(max_time))
+            t0 = time.perf_counter()
             if sample:
                 torch.manual_seed(seed)
             out = self.model.generate(
@@ -101,9 +101,44 @@ class LMBackend:
                 use_cache=True,
                 **kwargs,
             )
-        seconds = time.perf_counter() - t0
+            seconds = time.perf_counter() - t0
         new = out[:, start:]
         decoded = tok.batch_decode(new, skip_special_tokens=True)
-        grouped = [decoded[i * num_samples : (i + 1) * num_samples] for i in range(len(prompts))]
+        eos_ids = _eos_ids(self.model, tok)
+        ended = [bool(set(row.tolist()) & eos_ids) for row in new]
         timed_out = max_time is not None and seconds >= max_time
-        return Generation(grouped, timed_out, seconds, int(new.shape[1]))
+        finish = [finish_reason(t, ended=e, is_done=is_done, timed_out=timed_out) for t, e in zip(decoded, ended, strict=True)]
+        group = range(len(prompts))
+        return Generation(
+            [decoded[i * num_samples : (i + 1) * num_samples] for i in group],
+            timed_out,
+            seconds,
+            int(new.shape[1]),
+            [finish[i * num_samples : (i + 1) * num_samples] for i in group],
+        )
+
+
+def _eos_ids(model: Any, tok: Any) -> set[int]:
+    ids = getattr(getattr(model, "generation_config", None), "eos_token_id", None) or tok.eos_token_id
+    return set(ids if isinstance(ids, list) else [ids]) - {None}
+
+
+def build(arg: str, config: RewriterConfig, **_: Any) -> HFGenerator:
+    """``hf`` (no argument): the config's model + adapter, loaded with transformers (+ peft)."""
+    from raqo_core.errors import RAQOError
+    from raqo_core.rewriter.models import load_causal_lm
+
+    if arg:
+        raise RAQOError(f"backend 'hf' takes no argument, got 'hf:{arg}'; the model is RewriterConfig.model ({config.model!r})")
+    c = config
+    lm = load_causal_lm(
+        c.model,
+        adapter=c.adapter,
+        merge_adapter=c.merge_adapter,
+        device=c.device,
+        dtype=c.dtype,
+        trust_remote_code=c.trust_remote_code,
+        quantize_int8=c.quantize_int8,
+        expected_retriever=c.retriever_fingerprint,
+    )
+    return HFGenerator(lm.model, lm.tokenizer, c.device, name=lm.name, adapter_meta=lm.adapter_meta)
