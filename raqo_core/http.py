@@ -124,8 +124,10 @@ class JSONClient:
         for attempt in range(self.max_retries + 1):
             remaining = None if end is None else end - time.monotonic()
             if remaining is not None and remaining <= 0:
-                last = f"timed out after {deadline_s:.1f} s waiting for {url}" + (f" (last: {last})" if attempt else "")
-                timed_out = True
+                if attempt == 0 or timed_out:
+                    last, timed_out = f"timed out after {deadline_s:.1f} s waiting for {url}", True
+                else:  # the server kept failing until the time was up: that failure is the news
+                    last = f"{last} (gave up after {attempt} attempts in {deadline_s:.1f} s)"
                 break
             if attempt:
                 self._count("retries")

@@ -34,15 +34,29 @@ class RAQOQueryTransform(BaseQueryTransform):
         guard_threshold: float | None = 0.5,
         include_original_query: bool = False,
         device: str = "cpu",
+        backend: str = "hf",
+        api_key: str | None = None,
         **rewriter_kwargs: Any,
     ) -> None:
+        """``backend``: the generator engine (``hf``, ``llamacpp[:FILE.gguf]``, ``openai:BASE_URL``);
+        ``api_key``: for ``openai`` (else the ``OPENAI_API_KEY`` variable); other keywords go to
+        :class:`~raqo_core.rewriter.rewriter.RewriterConfig`."""
         from raqo_core.rewriter.prompt import check_mode
         from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
         check_mode(mode)
         if rewriter is None:
             rewriter = Rewriter(
-                RewriterConfig(model=model, adapter=adapter, mode=mode, guard_threshold=guard_threshold, device=device, **rewriter_kwargs)
+                RewriterConfig(
+                    model=model,
+                    adapter=adapter,
+                    mode=mode,
+                    guard_threshold=guard_threshold,
+                    device=device,
+                    backend=backend,
+                    **rewriter_kwargs,
+                ),
+                api_key=api_key,
             )
         elif not isinstance(rewriter, QueryRewriter):
             raise TypeError(f"rewriter must be a raqo_core QueryRewriter, got {type(rewriter).__name__}")

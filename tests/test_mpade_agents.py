@@ -123,7 +123,7 @@ def test_chat_agent_success_payload_and_tokens(server, request_, monkeypatch):
         (["500", "500", "500", "500"], False, 3, "HTTP 500"),
         (["garbage"] * 4, False, 3, "malformed answer"),
         (["400"], False, 0, "HTTP 400"),
-        (["slow", "slow", "slow", "slow"], False, 3, "cannot reach"),
+        (["slow", "slow", "slow", "slow"], False, 3, "timed out waiting for"),
     ],
 )
 def test_chat_agent_failures_are_retried_then_recorded(server, request_, steps, ok, retries, error):

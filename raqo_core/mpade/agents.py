@@ -15,9 +15,6 @@ import logging
 import os
 import re
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -344,11 +341,21 @@ class ChatMLLMAgent:
         max_candidates: int = 3,
         temperature: float = 0.0,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
+        from raqo_core.http import JSONClient
+
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise RAQOError(f"base_url must be an http(s) URL, got {base_url!r}")
         if concurrency < 1 or max_retries < 0:
             raise RAQOError(f"concurrency must be >= 1 and max_retries >= 0, got {concurrency}, {max_retries}")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.client = JSONClient(
+            base_url,
+            api_key=os.environ.get(api_key_env) or None,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            backoff_s=backoff_s,
+            concurrency=concurrency,
+        )
+        self.url = self.client.url("chat/completions")
         self.model = model
         self.api_key_env = api_key_env
         self.concurrency = concurrency
@@ -358,8 +365,13 @@ class ChatMLLMAgent:
         self.n_rewrites = n_rewrites
         self.max_candidates = max_candidates
         self.temperature = temperature
-        self.usage = {"requests": 0, "retries": 0, "failures": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self._tokens = {"prompt_tokens": 0, "completion_tokens": 0}
         self._lock = threading.Lock()
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Requests, retries and failures (the HTTP client's) plus the tokens the server reported."""
+        return {**self.client.usage, **self._tokens}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "url": self.url, "model": self.model, "concurrency": self.concurrency, "usage": dict(self.usage)}
@@ -397,46 +409,21 @@ class ChatMLLMAgent:
         return concepts, rewrites
 
     def _post(self, payload: dict[str, Any]) -> Proposal:
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        body = json.dumps(payload).encode()
-        last = "unknown error"
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                with self._lock:
-                    self.usage["retries"] += 1
-            delay = self.backoff_s * (2**attempt)
-            try:
-                with self._lock:
-                    self.usage["requests"] += 1
-                rq = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(rq, timeout=self.timeout_s) as resp:
-                    data = json.loads(resp.read().decode())
-                text = data["choices"][0]["message"]["content"]
-                concepts, rewrites = self.parse_answer(text)
-                usage = data.get("usage") or {}
-                with self._lock:
-                    self.usage["prompt_tokens"] += int(usage.get("prompt_tokens", 0))
-                    self.usage["completion_tokens"] += int(usage.get("completion_tokens", 0))
-                return Proposal(concepts, rewrites, None, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code} from {self.url}"
-                if exc.code != 429 and exc.code < 500:
-                    break  # 4xx other than 429: retrying will not help
-                retry_after = exc.headers.get("Retry-After") if exc.headers else None
-                if retry_after and retry_after.replace(".", "", 1).isdigit():
-                    delay = min(float(retry_after), 30.0)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-                last = f"cannot reach {self.url}: {getattr(exc, 'reason', exc)}"
-            except (ValueError, KeyError, IndexError, TypeError) as exc:
-                last = f"malformed answer from {self.url}: {exc}"
-            if attempt < self.max_retries:
-                time.sleep(delay)
+        from raqo_core.http import HTTPFailure
+
+        def parse(data: Any) -> Proposal:
+            concepts, rewrites = self.parse_answer(data["choices"][0]["message"]["content"])
+            usage = data.get("usage") or {}
+            return Proposal(concepts, rewrites, None, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
+
+        try:
+            proposal = self.client.request("chat/completions", payload, parse)
+        except HTTPFailure as exc:
+            return Proposal([], [], error=str(exc))
         with self._lock:
-            self.usage["failures"] += 1
-        return Proposal([], [], error=last)
+            self._tokens["prompt_tokens"] += proposal.prompt_tokens
+            self._tokens["completion_tokens"] += proposal.completion_tokens
+        return proposal
 
     def propose_batch(self, requests: Sequence[AgentRequest]) -> list[Proposal]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:

@@ -17,7 +17,8 @@ def build_rewriter(
     if name == "raqo":
         from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
-        return Rewriter(RewriterConfig(model=model, adapter=adapter, mode=mode, device=device, **kwargs))
+        api_key = kwargs.pop("api_key", None)  # a secret: passed to the engine, never part of the config
+        return Rewriter(RewriterConfig(model=model, adapter=adapter, mode=mode, device=device, **kwargs), api_key=api_key)
     if adapter:
         raise RAQOError(f"rewriter {name!r} takes no adapter (got {adapter!r}); adapters belong to 'raqo'")
     if name == "llm-rewrite":

@@ -56,7 +56,9 @@ class OpenAIGenerator:
     ) -> None:
         if grammar not in GRAMMAR_STYLES:
             raise RAQOError(f"unknown engine_grammar {grammar!r}; expected one of {GRAMMAR_STYLES}")
-        self.client = JSONClient(base_url, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries, concurrency=concurrency)
+        self.client = JSONClient(
+            base_url, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries, backoff_s=0.25, concurrency=concurrency
+        )
         self.model = model
         self.grammar_style = grammar
         self.template = template or ChatTemplate(CHATML)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from haystack import component, default_from_dict, default_to_dict, logging
+from haystack.utils import Secret, deserialize_secrets_inplace
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ class RAQOQueryRewriter:
         batch_size: int = 8,
         retriever_fingerprint: str | None = None,
         grounded_concepts: bool = True,
+        backend: str = "hf",
+        engine_model: str | None = None,
+        api_key: Secret | None = None,
     ) -> None:
         """
         :param rewriter: ``raqo`` (ReCoT) or a baseline: ``llm-rewrite``, ``wordnet``, ``visual-description``.
@@ -66,6 +71,11 @@ class RAQOQueryRewriter:
         :param batch_size: queries per generation call (document rewriting).
         :param retriever_fingerprint: warn if the adapter was trained for another retriever.
         :param grounded_concepts: ``recot``/``detect``: ``concepts`` may only quote the query (constrained decoding).
+        :param backend: the generator engine: ``hf`` (transformers in-process), ``llamacpp`` (llama.cpp in-process;
+            ``llamacpp:FILE.gguf`` for a file from ``raqo export-rewriter``) or ``openai:BASE_URL`` (vLLM, llama.cpp's
+            server, Ollama, TGI: any OpenAI-compatible ``/v1/completions``).
+        :param engine_model: ``openai``: the served model name (default: the server's first model).
+        :param api_key: ``openai``: the server's API key (default: the ``OPENAI_API_KEY`` variable, if set).
         """
         from raqo_core.rewriter.factory import REWRITERS
         from raqo_core.rewriter.prompt import check_mode
@@ -85,6 +95,7 @@ class RAQOQueryRewriter:
             max_new_tokens=max_new_tokens,
             timeout_s=timeout_s,
             batch_size=batch_size,
+            backend=backend,
         ).validate()
         self.rewriter = rewriter
         self.model = model
@@ -99,7 +110,11 @@ class RAQOQueryRewriter:
         self.batch_size = batch_size
         self.retriever_fingerprint = retriever_fingerprint
         self.grounded_concepts = grounded_concepts
+        self.backend = backend
+        self.engine_model = engine_model
+        self.api_key = api_key if api_key is not None else Secret.from_env_var("OPENAI_API_KEY", strict=False)
         self._impl: Any = None
+        self._warm_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------
     def _build(self) -> Any:
@@ -119,15 +134,19 @@ class RAQOQueryRewriter:
                 batch_size=self.batch_size,
                 retriever_fingerprint=self.retriever_fingerprint,
                 grounded_concepts=self.grounded_concepts,
+                backend=self.backend,
+                engine_model=self.engine_model,
+                api_key=self.api_key.resolve_value() if self.api_key else None,
             )
         return build_rewriter(self.rewriter, model=self.model, device=self.device)  # baselines take no adapter
 
     def warm_up(self) -> None:
         """Load the rewriter model, adapter and guard (once). Raises on misconfiguration."""
-        if self._impl is None:
-            impl = self._build()
-            impl.load()
-            self._impl = impl
+        with self._warm_lock:  # concurrent first calls load the model once
+            if self._impl is None:
+                impl = self._build()
+                impl.load()
+                self._impl = impl
 
     async def warm_up_async(self) -> None:
         """Load off the event loop (model loading is blocking I/O + compute)."""
@@ -158,10 +177,14 @@ class RAQOQueryRewriter:
             batch_size=self.batch_size,
             retriever_fingerprint=self.retriever_fingerprint,
             grounded_concepts=self.grounded_concepts,
+            backend=self.backend,
+            engine_model=self.engine_model,
+            api_key=self.api_key.to_dict() if self.api_key else None,
         )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RAQOQueryRewriter:
+        deserialize_secrets_inplace(data["init_parameters"], keys=["api_key"])
         return default_from_dict(cls, data)
 
     # -- running -------------------------------------------------------------------------
