@@ -159,10 +159,11 @@ def test_chat_template_renders_like_transformers(tiny_lm_dir):
         assert ChatTemplate(CHATML).render(msgs, P.response_prefix(mode)) == want  # the openai engine's default
 
 
-def test_grammar_spans_are_word_aligned_and_case_insensitive():
-    g = answer_grammar("A crimson orb, left", "recot")
-    assert 's1 ::= [cC] [rR] [iI] [mM] [sS] [oO] [nN] (" " s2)?' in g
-    assert "s2 ::= [oO] [rR] [bB] (s3)?" in g  # no space before the comma
+def test_grammar_spans_are_word_aligned_in_the_query_s_casings():
+    g = answer_grammar("A crimson ORB, left", "recot")
+    assert 's0 ::= ("A" | "a") (" " s1)?' in g
+    assert 's1 ::= ("crimson" | "Crimson") (" " s2)?' in g
+    assert 's2 ::= ("ORB" | "orb" | "Orb") (s3)?' in g  # no space before the comma
     assert 'concepts "\\n" "Rewrite:"' in g
     assert "Rewrite:" not in answer_grammar("a crimson orb", "detect")
     assert answer_grammar("x", "direct").startswith('root ::= " "? line')

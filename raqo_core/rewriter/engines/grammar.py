@@ -9,8 +9,8 @@ outputs take a grammar instead; :func:`answer_grammar` writes one for a query an
 - ``direct``: one line (nothing to ground).
 
 A *span* is a run of the query's tokens (words and punctuation runs) with the query's own
-spacing between them, matched case-insensitively, so it starts and ends at word boundaries —
-the same set :func:`~raqo_core.rewriter.grounding.concept_line_fits` accepts. The grammar has one
+spacing between them, each token as written, lower-cased or capitalised, so it starts and ends at
+word boundaries — the spans :func:`~raqo_core.rewriter.grounding.concept_line_fits` accepts. The grammar has one
 rule per query token (``s3 ::= w3 (" " s4)?``), so its size grows linearly with the query.
 Unlike the logits processor (which only looks at the top-k tokens), a grammar cannot be left:
 on a grammar engine no concept outside the query can be written at all.
@@ -26,19 +26,10 @@ _TOKEN = re.compile(r"\w+|[^\w\s]+")
 
 
 def _literal(text: str) -> str:
-    """A GBNF sequence matching ``text`` case-insensitively."""
-    out = []
-    for ch in text:
-        lo, up = ch.lower(), ch.upper()
-        if lo != up and len(lo) == 1 and len(up) == 1:
-            out.append(f"[{_cls(lo)}{_cls(up)}]")
-        else:
-            out.append(_quote(ch))
-    return " ".join(out)
-
-
-def _cls(ch: str) -> str:
-    return "\\" + ch if ch in "]\\^-[" else ch
+    """A GBNF expression matching ``text`` as written, lower-cased or capitalised (how a model
+    quotes a word), not every mix of cases."""
+    forms = list(dict.fromkeys([text, text.lower(), text[:1].upper() + text[1:].lower()]))
+    return forms[0] and (_quote(forms[0]) if len(forms) == 1 else "(" + " | ".join(_quote(f) for f in forms) + ")")
 
 
 def _quote(text: str) -> str:
@@ -47,7 +38,7 @@ def _quote(text: str) -> str:
 
 def span_rules(query: str) -> list[str]:
     """The rules defining ``span`` for ``query`` (``span ::= s0 | s1 | …``)."""
-    toks = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(query.lower())]
+    toks = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(query)]
     if not toks:
         return ["span ::= [^;\\n]+"]  # nothing to quote: leave the line to the validator
     rules = []
