@@ -53,6 +53,21 @@ def span_rules(query: str) -> list[str]:
     return rules
 
 
+def concept_line_grammar(query: str) -> str:
+    """Just the concept line (`` None`` or ``span(;span)*``) and its newline: the part that needs
+    constraining. An engine can decode that line under this grammar and the rewrite after it free,
+    which costs the grammar's per-token check only on the line's few tokens."""
+    nl = '"\\n"'
+    return "\n".join(
+        [
+            f'root ::= " "? (none | concepts) {nl}',
+            f"none ::= {_literal(NONE_TOKEN)}",
+            f'concepts ::= span (" "? {_quote(CONCEPT_SEP)} " "? span)*',
+            *span_rules(query),
+        ]
+    )
+
+
 def answer_grammar(query: str, mode: str = "recot") -> str:
     """The GBNF grammar for what follows the prefilled ``Concepts:`` (or ``Rewrite:``)."""
     check_mode(mode)

@@ -4,7 +4,9 @@
 cache) and loads it; ``llamacpp:f16`` picks F16; ``llamacpp:/path/model.gguf`` loads a GGUF written
 by ``raqo export-rewriter``. Greedy decoding with no repetition penalty (transformers' defaults),
 grounded concepts through a per-query GBNF grammar, and the time limit checked per token from the
-moment this caller holds the model. llama.cpp keeps the previous prompt's KV state and reuses its
+moment this caller holds the model. The grammar constrains the concept line only: once that line
+ends, decoding continues from the same KV state without it (llama-cpp-python checks a grammar
+against the whole vocabulary at every step, which doubled the cost of a rewrite's free-text tokens). llama.cpp keeps the previous prompt's KV state and reuses its
 longest common prefix, so the shared system prompt is computed once, not once per query.
 """
 
@@ -98,6 +100,28 @@ class LlamaCppGenerator:
         assert self._template is not None
         return self._template.render(messages, prefix)
 
+    def _stream(self, prompt: str, params: dict[str, Any], t0: float, text: str, stop_at_newline: bool) -> tuple[str, str | None, int]:
+        """Stream one completion of ``prompt`` (``text`` is what came before it); ``None``: keep going."""
+        is_done, max_time = params.pop("_is_done"), params.pop("_max_time")
+        n = 0
+        stream = self._llm.create_completion(prompt, **params)
+        try:
+            for chunk in stream:
+                choice = chunk["choices"][0]
+                text += choice.get("text") or ""
+                n += 1
+                if choice.get("finish_reason"):
+                    return text, STOP if choice["finish_reason"] == "stop" else LENGTH, n
+                if is_done is not None and is_done(text):
+                    return text, STOP, n
+                if max_time is not None and time.perf_counter() - t0 >= max_time:
+                    return text, TIMEOUT, n
+                if stop_at_newline and "\n" in text:
+                    return text, None, n
+        finally:
+            stream.close()
+        return text, LENGTH, n
+
     def _one(
         self,
         prompt: str,
@@ -119,29 +143,19 @@ class LlamaCppGenerator:
             "repeat_penalty": 1.0,
             "seed": seed,
             "stream": True,
+            "_is_done": is_done,
+            "_max_time": max_time,
         }
-        if grammar is not None:
-            params["grammar"] = grammar
-        text, finish, n = "", LENGTH, 0
         t0 = time.perf_counter()
-        stream = self._llm.create_completion(prompt, **params)
-        try:
-            for chunk in stream:
-                choice = chunk["choices"][0]
-                text += choice.get("text") or ""
-                n += 1
-                if choice.get("finish_reason"):
-                    finish = STOP if choice["finish_reason"] == "stop" else LENGTH
-                    break
-                if is_done is not None and is_done(text):
-                    finish = STOP
-                    break
-                if max_time is not None and time.perf_counter() - t0 >= max_time:
-                    finish = TIMEOUT
-                    break
-        finally:
-            stream.close()
-        return text, finish, n
+        if grammar is None:
+            text, why, n = self._stream(prompt, params, t0, "", False)
+            return text, why or LENGTH, n
+        # The concept line under the grammar, then the rest free, continuing from the same KV state.
+        line, why, n = self._stream(prompt, {**params, "grammar": grammar}, t0, "", True)
+        if why is not None:
+            return line, why, n
+        text, why, m = self._stream(prompt + line, {**params, "max_tokens": max(1, max_new_tokens - n)}, t0, line, False)
+        return text, why or LENGTH, n + m
 
     def generate(
         self,
@@ -160,7 +174,7 @@ class LlamaCppGenerator:
         """Prompts run one after another (one context); each has the whole ``max_time`` to itself."""
         self.load()
         llama_cpp = import_llama_cpp()
-        from raqo_core.rewriter.engines.grammar import answer_grammar
+        from raqo_core.rewriter.engines.grammar import answer_grammar, concept_line_grammar
 
         if ground_in is not None and len(ground_in) != len(prompts):
             raise ValueError(f"ground_in has {len(ground_in)} queries for {len(prompts)} prompts")
@@ -168,9 +182,11 @@ class LlamaCppGenerator:
         finish: list[list[str]] = []
         total, new_tokens, timed_out = 0.0, 0, False
         for i, prompt in enumerate(prompts):
-            grammar = (
-                llama_cpp.LlamaGrammar.from_string(answer_grammar(ground_in[i], mode), verbose=False) if ground_in is not None else None
-            )
+            grammar = None
+            if ground_in is not None and mode != "direct":
+                # recot: the concept line only (the rewrite is free); detect: the whole answer is that line
+                text = concept_line_grammar(ground_in[i]) if mode == "recot" else answer_grammar(ground_in[i], mode)
+                grammar = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
             row_t, row_f = [], []
             for s in range(num_samples):
                 with self._lock:
