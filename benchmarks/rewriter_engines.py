@@ -14,7 +14,8 @@ every engine before the next query), so speed ratios are measured under the same
   equals ``hf`` fp32's; ``batch_equals_single``: ``rewrite_batch(8)`` against batch-1 answers;
 - grounding: concepts outside the query, grammar (llama.cpp) vs logits processor (hf), and the grammar's
   cost (Q8_0 grounded vs ungrounded p50);
-- peak RSS of a process that loads one engine and rewrites 8 queries (each in its own child process);
+- peak RSS (VmHWM) of a process that loads one engine and rewrites 8 queries, each in its own child
+  process, with and without the intent guard (``--rss-only`` re-measures just these);
 - throughput with 8 concurrent clients on the server, against ``hf`` batched (``rewrite_batch``, batch 8);
 - ``--parity N``: identical greedy outputs, F16 vs ``hf`` fp32, on the first N val user queries.
 """
@@ -91,13 +92,32 @@ def _start_server(gguf: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _rss_child(name: str, adapter: str, mode: str, ggufs: dict[str, str]) -> None:
+    """Peak RSS of a process that loads one engine (``…+noguard``: without the MiniLM intent guard, which
+    brings torch and sentence-transformers into the process) and rewrites 8 queries."""
     from raqo_core.rewriter.rewriter import Rewriter
 
-    rw = Rewriter(_config(name, adapter, mode, ggufs, None)).load()
+    engine, _, variant = name.partition("+")
+    cfg = _config(engine, adapter, mode, ggufs, None)
+    if variant == "noguard":
+        cfg.guard_threshold = None
+    rw = Rewriter(cfg).load()
     rw.rewrite_batch(_queries("test", 8), batch_size=1)
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (large) parent across fork + exec
     hwm = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
     print(json.dumps({"peak_rss_mb": round(int(hwm.split()[1]) / 1024, 1)}))
+
+
+def _rss(adapter: str, mode: str, ggufs: dict[str, str]) -> dict[str, float]:
+    rss = {}
+    for n in ("hf_fp32", "hf_int8", "llamacpp_q8_0", "hf_fp32+noguard", "llamacpp_q8_0+noguard"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--adapter", adapter, "--mode", mode, "--rss-child", n, "--ggufs", json.dumps(ggufs)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rss[n] = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+    return rss
 
 
 def main() -> None:
@@ -110,21 +130,31 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="default: results/bench/rewriter_engines[_direct].json")
     ap.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--ggufs", default="{}", help=argparse.SUPPRESS)
+    ap.add_argument("--rss-only", action="store_true", help="measure peak RSS only and merge it into --out")
     a = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(2)
     from raqo_core.rewriter.adapters import resolve_adapter
     from raqo_core.rewriter.export import cached_gguf
     from raqo_core.rewriter.rewriter import Rewriter
 
     adapter = resolve_adapter(a.adapter, "embedded", a.mode)
     assert adapter is not None
-    if a.rss_child:
+    if a.rss_child:  # no torch import here unless the engine needs it
         _rss_child(a.rss_child, adapter, a.mode, json.loads(a.ggufs))
         return
+    import torch
+
+    torch.set_num_threads(2)
     t_all = time.time()
     ggufs = {t: str(cached_gguf("embedded", adapter, a.mode, t)) for t in ("f16", "q8_0")}
+    out_path = a.out or f"results/bench/rewriter_engines{'_direct' if a.mode == 'direct' else ''}.json"
+    if a.rss_only:
+        from raqo_core.io import atomic_write_json
+
+        result = json.loads(Path(out_path).read_text())
+        result["peak_rss_mb_per_process"] = _rss(adapter, a.mode, ggufs)
+        atomic_write_json(out_path, result)
+        print(json.dumps(result["peak_rss_mb_per_process"], indent=2))
+        return
     log = Path(tempfile.mkdtemp()) / "server.log"
     proc, url = _start_server(ggufs["q8_0"], log)
     result: dict[str, Any] = {"adapter": adapter, "mode": a.mode, "n_queries": a.n, "ggufs": ggufs}
@@ -203,18 +233,9 @@ def main() -> None:
             result["parity_val"] = {"queries": len(vq), "f16_identical_to_hf_fp32": same, "share": round(same / len(vq), 3)}
     finally:
         proc.kill()
-    rss = {}
-    for n in ("hf_fp32", "hf_int8", "llamacpp_q8_0"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--adapter", adapter, "--mode", a.mode, "--rss-child", n, "--ggufs", json.dumps(ggufs)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        rss[n] = json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
-    result["peak_rss_mb_per_process"] = rss
+    result["peak_rss_mb_per_process"] = _rss(adapter, a.mode, ggufs)
     result["seconds"] = round(time.time() - t_all, 1)
-    write(a.out or f"results/bench/rewriter_engines{'_direct' if a.mode == 'direct' else ''}.json", result)
+    write(out_path, result)
 
 
 if __name__ == "__main__":

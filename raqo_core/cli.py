@@ -237,7 +237,8 @@ def _cmd_export_rewriter(a: argparse.Namespace) -> int:
     _threads(a.threads)
     formats = [f.strip() for f in a.format.split(",") if f.strip()]
     types = [t.strip() for t in a.gguf_type.split(",") if t.strip()]
-    written = export_rewriter(ExportSource(a.model, a.adapter, a.mode), a.out, formats, gguf_types=types, tokenizer_gguf=a.tokenizer_gguf)
+    adapter = None if a.adapter.lower() == "none" else a.adapter  # none: the base model alone (e.g. to serve a LoRA on)
+    written = export_rewriter(ExportSource(a.model, adapter, a.mode), a.out, formats, gguf_types=types, tokenizer_gguf=a.tokenizer_gguf)
     print(json.dumps(written, indent=2))
     return 0
 
@@ -506,7 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=_cmd_export_onnx)
 
     xr = sub.add_parser("export-rewriter", help="export a trained rewriter for inference engines (merged HF, GGUF, LoRA)")
-    xr.add_argument("--adapter", default="auto", help="LoRA adapter folder ('auto' = the shipped embedded adapter for --mode)")
+    xr.add_argument(
+        "--adapter", default="auto", help="LoRA adapter folder ('auto' = the shipped embedded adapter for --mode; 'none' = the base alone)"
+    )
     xr.add_argument("--model", default="embedded", help="the adapter's base model: 'embedded', an HF id or a folder")
     xr.add_argument("--mode", default="recot", choices=["recot", "direct", "detect"], help="picks the shipped adapter for 'auto'")
     xr.add_argument("--out", required=True, help="folder for hf/, gguf/rewriter-<type>.gguf and lora/")

@@ -19,12 +19,14 @@ the ``hf`` export with llama.cpp's ``convert_hf_to_gguf.py``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,9 +80,17 @@ class ExportSource:
         }
 
 
-def _staging(out: Path) -> Path:
+@contextlib.contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    """A folder beside ``out`` to write into; published as ``out`` on success, removed on failure."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        yield tmp
+        _publish(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _publish(tmp: Path, out: Path) -> None:
@@ -126,8 +136,7 @@ def export_hf(src: ExportSource, out: str | Path) -> Path:
     out = Path(out)
     lm = _merged(src)
     meta = src.meta()
-    tmp = _staging(out)
-    try:
+    with _staged(out) as tmp:
         lm.model.save_pretrained(tmp, safe_serialization=True)
         lm.tokenizer.save_pretrained(tmp)
         template = getattr(lm.tokenizer, "chat_template", None)
@@ -150,10 +159,6 @@ def export_hf(src: ExportSource, out: str | Path) -> Path:
             )
         )
         atomic_write_json(tmp / EXPORT_META, {**meta, "format": "hf"})
-        _publish(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -169,8 +174,7 @@ def export_lora(src: ExportSource, out: str | Path) -> Path:
         raise RAQOError(f"adapter {adapter!r} has no adapter_config.json; expected a peft LoRA adapter folder")
     out = Path(out)
     meta = src.meta()
-    tmp = _staging(out)
-    try:
+    with _staged(out) as tmp:
         for f in a.iterdir():
             if f.is_file() and f.name in ("adapter_model.safetensors", "raqo_adapter.json", "README.md"):
                 shutil.copy2(f, tmp / f.name)
@@ -178,10 +182,6 @@ def export_lora(src: ExportSource, out: str | Path) -> Path:
         cfg["base_model_name_or_path"] = portable_base(cfg.get("base_model_name_or_path"), src.model)
         atomic_write_json(tmp / "adapter_config.json", cfg)
         atomic_write_json(tmp / EXPORT_META, {**meta, "format": "lora"})
-        _publish(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

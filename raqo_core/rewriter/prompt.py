@@ -34,6 +34,11 @@ SYSTEM_PROMPT = "Name the concepts in the query an image retriever misreads (or 
 DIRECT_SYSTEM_PROMPT = "Rewrite the query so an image retriever understands it."
 
 
+# Chat-template control tokens a query could smuggle in (ChatML / Llama 3 ``<|…|>``, Llama 2 ``<s>`` and
+# ``[INST]``, Gemma ``<start_of_turn>``): tokenizers and llama.cpp parse them as real special tokens.
+_SPECIAL = re.compile(r"<\|[^<>|\s]{1,40}\|>|</?s>|\[/?INST\]|<(?:start|end)_of_turn>", re.IGNORECASE)
+
+
 class ParseError(RAQOError):
     """The model's answer does not follow the ReCoT format."""
 
@@ -51,11 +56,12 @@ def check_mode(mode: str) -> str:
 
 
 def sanitize_query(query: str, max_chars: int = 512) -> str:
-    """Strip control/format characters and delimiters, collapse whitespace, cap the length."""
+    """Strip control/format characters, chat-template control tokens and delimiters, collapse
+    whitespace, cap the length."""
     if not isinstance(query, str):
         raise RAQOError(f"query must be a string, got {type(query).__name__}")
     cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in query)
-    cleaned = cleaned.replace(OPEN, " ").replace(CLOSE, " ")
+    cleaned = _SPECIAL.sub(" ", cleaned.replace(OPEN, " ").replace(CLOSE, " "))
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     return cleaned[:max_chars].rstrip()
 

@@ -64,7 +64,7 @@ class RewriterConfig:
     backend: str = field(
         default="hf",
         metadata={
-            "help": "generator engine: hf (transformers, default) | llamacpp[:f16|:q8_0|:FILE.gguf] (llama.cpp in-process) | "
+            "help": "generator engine: hf (transformers, default; hf:int8 quantised) | llamacpp[:f16|:q8_0|:FILE.gguf] (llama.cpp in-process) | "
             "openai:BASE_URL (vLLM, llama.cpp server, Ollama, TGI)"
         },
     )
@@ -100,7 +100,7 @@ class RewriterConfig:
             raise RAQOError(f"engine_retries must be >= 0, got {self.engine_retries}")
         if self.engine_threads is not None and self.engine_threads < 1:
             raise RAQOError(f"engine_threads must be >= 1 or None, got {self.engine_threads}")
-        if self.quantize_int8 and self.backend != "hf":
+        if self.quantize_int8 and self.backend not in ("hf", "hf:int8"):
             raise RAQOError(f"quantize_int8 applies to backend 'hf' only, not {self.backend!r} (llamacpp: use a q8_0 GGUF)")
 
 
@@ -182,7 +182,7 @@ class Rewriter(QueryRewriter):
             from raqo_core.rewriter.adapters import check_adapter_mode, check_retriever
 
             check_adapter_mode(meta, c.mode, c.adapter)
-            if getattr(engine, "tag", ""):  # the hf engine checks the retriever while loading the adapter
+            if not getattr(engine, "checks_retriever", False):  # hf checks it while loading the adapter
                 check_retriever(meta, c.retriever_fingerprint, c.adapter)
         self._adopted = True
 
@@ -204,6 +204,10 @@ class Rewriter(QueryRewriter):
         tag = getattr(self._backend, "tag", "") if self._backend is not None else ""
         engine = f"|{tag}" if tag else ""  # hf (the reference engine) adds nothing: its caches stay valid
         return f"{self._name}{adapter}|{c.mode}|n{c.n_rewrites}|g{c.guard_threshold}{prompt}{grounded}{engine}"
+
+    @property
+    def _int8(self) -> bool:
+        return self.config.quantize_int8 or self.config.backend == "hf:int8"
 
     @property
     def _grounded(self) -> bool:
@@ -235,7 +239,7 @@ class Rewriter(QueryRewriter):
                 continue
             pending.append((i, q, clean))
         # int8 dynamic quantisation scales activations per batch: only batch 1 gives batch-independent answers.
-        bs = 1 if self.config.quantize_int8 else (batch_size or self.config.batch_size)
+        bs = 1 if self._int8 else (batch_size or self.config.batch_size)
         for a in range(0, len(pending), bs):
             chunk = pending[a : a + bs]
             for (i, _, clean), res in zip(chunk, self._run_chunk(chunk), strict=True):

@@ -22,16 +22,26 @@ if TYPE_CHECKING:
 class HFGenerator:
     """Wraps a loaded transformers model + tokenizer."""
 
-    tag = ""  # the reference engine: caches keyed before engines existed stay valid
+    checks_retriever = True  # load_adapter warned already if the adapter was trained for another retriever
 
     def __init__(
-        self, model: Any, tokenizer: Any, device: str = "cpu", *, name: str = "", adapter_meta: dict[str, Any] | None = None
+        self,
+        model: Any,
+        tokenizer: Any,
+        device: str = "cpu",
+        *,
+        name: str = "",
+        adapter_meta: dict[str, Any] | None = None,
+        tag: str = "",
     ) -> None:
+        """``tag`` is ``""`` for the reference (fp32/bf16 weights: caches keyed before engines existed stay
+        valid) and ``"hf:int8"`` for dynamically quantised weights, whose answers differ."""
         self.model = model
         self.tokenizer = tokenizer
         self.device = device
         self.name = name or str(getattr(getattr(model, "config", None), "_name_or_path", "model"))
         self.adapter_meta = dict(adapter_meta or {})
+        self.tag = tag
         self._lock = threading.Lock()
 
     def chat_prompt(self, messages: list[dict[str, str]], prefix: str = "") -> str:
@@ -124,13 +134,15 @@ def _eos_ids(model: Any, tok: Any) -> set[int]:
 
 
 def build(arg: str, config: RewriterConfig, **_: Any) -> HFGenerator:
-    """``hf`` (no argument): the config's model + adapter, loaded with transformers (+ peft)."""
+    """``hf``: the config's model + adapter, loaded with transformers (+ peft); ``hf:int8``: the same with
+    int8 dynamic quantisation of the Linear layers (CPU; ``RewriterConfig.quantize_int8`` means the same)."""
     from raqo_core.errors import RAQOError
     from raqo_core.rewriter.models import load_causal_lm
 
-    if arg:
-        raise RAQOError(f"backend 'hf' takes no argument, got 'hf:{arg}'; the model is RewriterConfig.model ({config.model!r})")
+    if arg not in ("", "int8"):
+        raise RAQOError(f"backend 'hf' takes no argument or 'int8', got 'hf:{arg}'; the model is RewriterConfig.model ({config.model!r})")
     c = config
+    int8 = c.quantize_int8 or arg == "int8"
     lm = load_causal_lm(
         c.model,
         adapter=c.adapter,
@@ -138,7 +150,7 @@ def build(arg: str, config: RewriterConfig, **_: Any) -> HFGenerator:
         device=c.device,
         dtype=c.dtype,
         trust_remote_code=c.trust_remote_code,
-        quantize_int8=c.quantize_int8,
+        quantize_int8=int8,
         expected_retriever=c.retriever_fingerprint,
     )
-    return HFGenerator(lm.model, lm.tokenizer, c.device, name=lm.name, adapter_meta=lm.adapter_meta)
+    return HFGenerator(lm.model, lm.tokenizer, c.device, name=lm.name, adapter_meta=lm.adapter_meta, tag="hf:int8" if int8 else "")
