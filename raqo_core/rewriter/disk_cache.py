@@ -17,22 +17,35 @@ from raqo_core.rewriter.result import RewriteResult
 
 
 class DiskCachedRewriter(QueryRewriter):
+    """The file is named after the inner rewriter's fingerprint *once it is loaded*: only then does it
+    know its engine (``hf``, ``llamacpp:…``, ``openai:…``) and resolved model, so two engines never
+    share a file."""
+
     def __init__(self, inner: QueryRewriter, cache_dir: str | os.PathLike[str] | None = None) -> None:
         from raqo_core.paths import cache_dir as default_cache
 
         self.inner = inner
-        base = Path(cache_dir) if cache_dir else default_cache("rewrites")
-        base.mkdir(parents=True, exist_ok=True)
-        self.path = base / f"{hashlib.sha256(inner.fingerprint.encode()).hexdigest()[:20]}.jsonl"
+        self._base = Path(cache_dir) if cache_dir else default_cache("rewrites")
+        self._path: Path | None = None
         self._mem: dict[str, RewriteResult] = {}
-        if self.path.is_file():
-            with self.path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        rec = json.loads(line)
-                        self._mem[rec["q"]] = RewriteResult(**rec["r"])
-                    except (json.JSONDecodeError, KeyError, TypeError):
-                        continue  # torn or foreign line
+
+    @property
+    def path(self) -> Path:
+        """The cache file (loads the inner rewriter first)."""
+        if self._path is None:
+            self.inner.load()
+            self._base.mkdir(parents=True, exist_ok=True)
+            path = self._base / f"{hashlib.sha256(self.inner.fingerprint.encode()).hexdigest()[:20]}.jsonl"
+            if path.is_file():
+                with path.open(encoding="utf-8") as fh:
+                    for line in fh:
+                        try:
+                            rec = json.loads(line)
+                            self._mem[rec["q"]] = RewriteResult(**rec["r"])
+                        except (json.JSONDecodeError, KeyError, TypeError):
+                            continue  # torn or foreign line
+            self._path = path
+        return self._path
 
     @property
     def fingerprint(self) -> str:
@@ -40,13 +53,15 @@ class DiskCachedRewriter(QueryRewriter):
 
     def load(self) -> DiskCachedRewriter:
         self.inner.load()
+        _ = self.path
         return self
 
     def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
+        path = self.path
         misses = list(dict.fromkeys(q for q in queries if q not in self._mem))
         if misses:
             fresh = self.inner.rewrite_batch(misses, batch_size)
-            with self.path.open("a", encoding="utf-8") as fh:
+            with path.open("a", encoding="utf-8") as fh:
                 for q, r in zip(misses, fresh, strict=True):
                     if r.cacheable:
                         self._mem[q] = r

@@ -185,14 +185,17 @@ def export_lora(src: ExportSource, out: str | Path) -> Path:
     return out
 
 
+def _is_hub_id(ref: str) -> bool:
+    return not Path(ref).is_absolute() and not ref.startswith((".", "~")) and ref.count("/") == 1 and not Path(ref).exists()
+
+
 def portable_base(recorded: str | None, model: str) -> str:
     """A base-model reference that means the same on another machine: a hub id, never a local path."""
     if model == "embedded":
         return EMBEDDED_HUB_ID
-    if recorded and not Path(recorded).is_absolute() and "/" in recorded and not Path(recorded).exists():
-        return recorded  # already a hub id
-    if "/" in model and not Path(model).exists():
-        return model
+    for ref in (model, recorded):
+        if ref and _is_hub_id(ref):
+            return ref
     return Path(recorded or model).name  # a local folder: its name, resolved by the user's own model path
 
 
