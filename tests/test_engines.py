@@ -347,3 +347,14 @@ def test_disk_cache_keeps_engines_apart(tmp_path):
     assert hf_like.path != other.path  # named after the loaded engine, not the config alone
     assert hf_like.rewrite_batch(["a crimson orb"])[0].applied
     assert other.rewrite_batch(["a crimson orb"])[0].reason == "no challenging concepts"
+
+
+def test_component_defaults_agree_with_the_core():
+    import inspect
+
+    from raqo_haystack import RAQOQueryRewriter
+
+    params = inspect.signature(RAQOQueryRewriter.__init__).parameters
+    core = RewriterConfig()
+    for name in ("max_new_tokens", "timeout_s", "guard_threshold", "batch_size", "grounded_concepts", "backend", "mode"):
+        assert params[name].default == getattr(core, name), name

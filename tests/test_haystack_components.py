@@ -33,6 +33,11 @@ def test_to_from_dict_round_trip():
     assert d["init_parameters"]["grounded_concepts"] is False
     back = RAQOQueryRewriter.from_dict(d)
     assert back.to_dict() == d and back._build().config.grounded_concepts is False
+    s = RAQOQueryRewriter(backend="openai:http://127.0.0.1:8080/v1", engine_model="raqo")
+    sd = s.to_dict()["init_parameters"]
+    assert sd["backend"] == "openai:http://127.0.0.1:8080/v1" and sd["engine_model"] == "raqo"
+    assert sd["api_key"] == {"type": "env_var", "env_vars": ["OPENAI_API_KEY"], "strict": False}  # a reference, never a value
+    assert RAQOQueryRewriter.from_dict(s.to_dict()).to_dict() == s.to_dict()
     e = OpenCLIPDocumentImageEmbedder(retriever="onnx:/models/clip", root_path="/data", batch_size=4)
     assert OpenCLIPDocumentImageEmbedder.from_dict(e.to_dict()).to_dict() == e.to_dict()
     t = OpenCLIPTextEmbedder(prefix="a photo of ")

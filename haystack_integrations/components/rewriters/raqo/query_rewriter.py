@@ -46,7 +46,7 @@ class RAQOQueryRewriter:
         include_original_query: bool = False,
         n_rewrites: int = 1,
         device: str = "cpu",
-        max_new_tokens: int = 48,
+        max_new_tokens: int = 64,
         timeout_s: float | None = 10.0,
         batch_size: int = 8,
         retriever_fingerprint: str | None = None,
@@ -66,7 +66,7 @@ class RAQOQueryRewriter:
         :param include_original_query: also put the original query in ``queries``.
         :param n_rewrites: sample several rewrites (for multi-query retrievers).
         :param device: torch device for the rewriter.
-        :param max_new_tokens: generation cap.
+        :param max_new_tokens: generation cap (an answer that reaches it is cut off: the original query is used).
         :param timeout_s: generation time limit; on expiry the original query is used.
         :param batch_size: queries per generation call (document rewriting).
         :param retriever_fingerprint: warn if the adapter was trained for another retriever.
@@ -184,6 +184,7 @@ class RAQOQueryRewriter:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RAQOQueryRewriter:
+        data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}  # the caller's dict stays as it was
         deserialize_secrets_inplace(data["init_parameters"], keys=["api_key"])
         return default_from_dict(cls, data)
 
