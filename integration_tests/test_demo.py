@@ -24,5 +24,9 @@ def test_demo_writes_tables_and_raqo_rows(tmp_path, capsys):
     for reg in ("user", "transfer"):
         assert {res["raqo"][f"{reg}: {x}"]["n_queries"]["t2i"] for x in labels} == {16}
     assert json.loads((tmp_path / "demo.json").read_text())["fingerprint"] == res["fingerprint"]
+    import importlib.util
+
+    want = "llamacpp" if importlib.util.find_spec("llama_cpp") else "hf"  # the fastest installed engine
+    assert res["rewriter_backend"] == want
     out = capsys.readouterr().out
     assert "NA vs RAQO" in out and "+RAQO direct" in (tmp_path / "demo.md").read_text()

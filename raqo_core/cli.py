@@ -343,10 +343,10 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 UNGROUNDED_HELP = "let the Concepts: line name words that are not in the query"
 
 
-def _backend_arg(p: argparse.ArgumentParser) -> None:
+def _backend_arg(p: argparse.ArgumentParser, default: str | None = None, extra: str = "") -> None:
     from raqo_core.rewriter.rewriter import RewriterConfig, config_help
 
-    p.add_argument("--backend", default=RewriterConfig.backend, help=config_help("backend"))
+    p.add_argument("--backend", default=default or RewriterConfig.backend, help=config_help("backend") + extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data", default=None, help="embedded benchmark folder (default: rendered into the cache)")
     d.add_argument("--limit", type=int, default=None, help="evaluate the first N queries per direction")
     d.add_argument("--threads", type=int, default=None)
-    _backend_arg(d)
+    _backend_arg(d, "auto", "; auto (the demo's default): llamacpp when llama-cpp-python is installed, else hf")
     d.set_defaults(func=_cmd_demo)
 
     data = sub.add_parser("data", help="datasets: synth, convert, validate").add_subparsers(dest="data_command", required=True)

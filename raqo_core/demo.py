@@ -25,6 +25,17 @@ ROWS = (
 RAQO_MODES = (("+RAQO", "recot"), ("+RAQO direct", "direct"))
 
 
+def demo_backend(backend: str = "auto") -> str:
+    """``auto``: llama.cpp in-process (Q8_0) when llama-cpp-python is installed — the fastest CPU path, whose
+XX
+    adapters (``results/engines/``) — else transformers."""
+    if backend != "auto":
+        return backend
+    import importlib.util
+
+    return "llamacpp" if importlib.util.find_spec("llama_cpp") is not None else "hf"
+
+
 def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int, backend: str = "hf") -> dict[str, Any]:
     """NA vs RAQO (each shipped embedded adapter) on a fixed subset: T2I only (I2T would rewrite the gallery)."""
     from raqo_core.evaluation.evaluate import EvalSetup, evaluate
@@ -56,7 +67,7 @@ def run_demo(
     limit: int | None = None,
     threads: int | None = None,
     rewrite_limit: int = 200,
-    backend: str = "hf",
+    backend: str = "auto",
 ) -> dict[str, Any]:
     import torch
 
@@ -83,6 +94,8 @@ def run_demo(
         rows[name] = res
     table = markdown_table(rows)
     gap = rows["plain captions (oracle)"]["t2i"]["R@1"] - rows["user queries (NA)"]["t2i"]["R@1"]
+    backend = demo_backend(backend)
+    print(f"[raqo demo] rewriter engine: {backend}")
     raqo_rows = _raqo_rows(manifest, retriever, img_emb, rewrite_limit, backend)
     out.mkdir(parents=True, exist_ok=True)
     summary = {
