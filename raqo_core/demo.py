@@ -27,8 +27,8 @@ RAQO_MODES = (("+RAQO", "recot"), ("+RAQO direct", "direct"))
 
 def demo_backend(backend: str = "auto") -> str:
     """``auto``: llama.cpp in-process (Q8_0) when llama-cpp-python is installed — the fastest CPU path, whose
-XX
-    adapters (``results/engines/``) — else transformers."""
+    T2I R@1 on the first 1,000 test user queries is within 0.5 points of transformers' for both shipped
+    adapters (ReCoT −0.2 [−1.0, +0.6], direct −0.5 [−1.2, +0.2]; ``results/engines/``) — else transformers."""
     if backend != "auto":
         return backend
     import importlib.util
