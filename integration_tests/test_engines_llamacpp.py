@@ -85,6 +85,18 @@ def test_llamacpp_f16_matches_transformers_and_grounds(exported, val_queries, re
     assert [_key(r) for r in single] == [_key(r) for r in got[:6]]  # batch equals single
 
 
+def test_llamacpp_cut_off_answers_fall_back(exported, val_queries, reference):
+    q = next(r.original_query for r in reference if r.applied)  # a query whose answer is a full rewrite
+    gguf = exported["gguf"]["q8_0"]
+    short = Rewriter(RewriterConfig(adapter="auto", timeout_s=None, max_new_tokens=4, backend=f"llamacpp:{gguf}")).rewrite(q)
+    assert (short.applied, short.rewritten_query) == (False, q)
+    assert short.reason == "truncated: the answer hit max_new_tokens=4 before it ended"
+    late = Rewriter(RewriterConfig(adapter="auto", timeout_s=0.01, backend=f"llamacpp:{gguf}")).load()
+    late.rewrite(q)  # the first call pays for the prompt; the limit then cuts the answer off
+    r = late.rewrite(q)
+    assert (r.applied, r.reason) == (False, "timeout") and not r.cacheable
+
+
 def test_gguf_from_another_adapter_is_refused(exported):
     from raqo_core.errors import RAQOError
     from raqo_core.rewriter.adapters import EMBEDDED_DIRECT_ADAPTER_DIR

@@ -100,9 +100,19 @@ class LlamaCppGenerator:
         assert self._template is not None
         return self._template.render(messages, prefix)
 
-    def _stream(self, prompt: str, params: dict[str, Any], t0: float, text: str, stop_at_newline: bool) -> tuple[str, str | None, int]:
-        """Stream one completion of ``prompt`` (``text`` is what came before it); ``None``: keep going."""
-        is_done, max_time = params.pop("_is_done"), params.pop("_max_time")
+    def _stream(
+        self,
+        prompt: str,
+        params: dict[str, Any],
+        *,
+        t0: float,
+        text: str,
+        stop_at_newline: bool,
+        is_done: Callable[[str], bool] | None,
+        max_time: float | None,
+    ) -> tuple[str, str | None, int]:
+        """Stream one completion of ``prompt`` (``text`` is what came before it); why it ended, or ``None``
+        when it stopped at the end of the concept line (``stop_at_newline``) and should go on."""
         n = 0
         stream = self._llm.create_completion(prompt, **params)
         try:
@@ -143,18 +153,19 @@ class LlamaCppGenerator:
             "repeat_penalty": 1.0,
             "seed": seed,
             "stream": True,
-            "_is_done": is_done,
-            "_max_time": max_time,
         }
         t0 = time.perf_counter()
         if grammar is None:
-            text, why, n = self._stream(prompt, params, t0, "", False)
+            text, why, n = self._stream(prompt, params, text="", stop_at_newline=False, t0=t0, is_done=is_done, max_time=max_time)
             return text, why or LENGTH, n
         # The concept line under the grammar, then the rest free, continuing from the same KV state.
-        line, why, n = self._stream(prompt, {**params, "grammar": grammar}, t0, "", True)
+        line, why, n = self._stream(
+            prompt, {**params, "grammar": grammar}, text="", stop_at_newline=True, t0=t0, is_done=is_done, max_time=max_time
+        )
         if why is not None:
             return line, why, n
-        text, why, m = self._stream(prompt + line, {**params, "max_tokens": max(1, max_new_tokens - n)}, t0, line, False)
+        rest = {**params, "max_tokens": max(1, max_new_tokens - n)}
+        text, why, m = self._stream(prompt + line, rest, text=line, stop_at_newline=False, t0=t0, is_done=is_done, max_time=max_time)
         return text, why or LENGTH, n + m
 
     def generate(
