@@ -349,9 +349,19 @@ def _backend_arg(p: argparse.ArgumentParser, default: str | None = None, extra: 
     p.add_argument("--backend", default=default or RewriterConfig.backend, help=config_help("backend") + extra)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("raqo")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="raqo", description="Retriever-adaptive query optimisation for vision-language retrieval.")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    p.add_argument("--version", action="version", version=f"raqo {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="run the embedded demo (the main job)")

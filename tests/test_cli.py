@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from raqo_core.cli import main
 
 
@@ -79,3 +81,18 @@ def test_rewrite_command_grounding_flag(capsys, tiny_lm_dir, monkeypatch):
         assert main(["rewrite", "a crimson orb", "--model", str(tiny_lm_dir), "--adapter", "", "--json", *flags]) == 0
         assert json.loads(capsys.readouterr().out)[0]["original_query"] == "a crimson orb"
     assert [rw.config.grounded_concepts for rw in built] == [True, False]
+
+
+def test_version_and_typed_packages(capsys):
+    from importlib.metadata import version
+    from pathlib import Path
+
+    import raqo_core
+    import raqo_haystack
+    import raqo_llamaindex
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"raqo {version('raqo')}"
+    for pkg in (raqo_core, raqo_haystack, raqo_llamaindex):
+        assert (Path(pkg.__file__).parent / "py.typed").is_file(), pkg.__name__
