@@ -128,13 +128,13 @@ grounded and guarded, with the original query kept on any failure.
 """
 
 
-def export_hf(src: ExportSource, out: str | Path) -> Path:
+def export_hf(src: ExportSource, out: str | Path, *, merged: Any = None) -> Path:
     """A merged checkpoint vLLM / TGI / transformers load."""
     from raqo_core.io import atomic_write_json
     from raqo_core.rewriter import prompt as P
 
     out = Path(out)
-    lm = _merged(src)
+    lm = merged or _merged(src)
     meta = src.meta()
     with _staged(out) as tmp:
         lm.model.save_pretrained(tmp, safe_serialization=True)
@@ -302,14 +302,16 @@ def write_gguf(model: Any, path: str | Path, *, dtype: str, reference: Path, met
     return path
 
 
-def export_gguf(src: ExportSource, out: str | Path, *, dtype: str = "q8_0", tokenizer_gguf: str | Path | None = None) -> Path:
+def export_gguf(
+    src: ExportSource, out: str | Path, *, dtype: str = "q8_0", tokenizer_gguf: str | Path | None = None, merged: Any = None
+) -> Path:
     """One GGUF file (``out`` is the file, or a folder that gets ``rewriter-<dtype>.gguf``)."""
     if dtype not in GGUF_TYPES:
         raise RAQOError(f"unknown GGUF type {dtype!r}; expected one of {GGUF_TYPES}")
     reference = _reference_gguf(src.model, tokenizer_gguf)
     out = Path(out)
     path = out if out.suffix == ".gguf" else out / f"rewriter-{dtype}.gguf"
-    lm = _merged(src)
+    lm = merged or _merged(src)
     return write_gguf(lm.model, path, dtype=dtype, reference=reference, meta={k: v for k, v in src.meta().items() if isinstance(v, str)})
 
 
@@ -340,10 +342,13 @@ def export_rewriter(
         raise RAQOError(f"unknown GGUF type(s) {badt}; expected some of {GGUF_TYPES}")
     out = Path(out)
     written: dict[str, Any] = {"meta": src.meta()}
+    if "gguf" in formats:
+        _reference_gguf(src.model, tokenizer_gguf)  # fail on a missing tokenizer GGUF before loading any weights
+    merged = _merged(src) if {"hf", "gguf"} & set(formats) else None  # merged once for every format that needs it
     if "hf" in formats:
-        written["hf"] = str(export_hf(src, out / "hf"))
+        written["hf"] = str(export_hf(src, out / "hf", merged=merged))
     if "lora" in formats:
         written["lora"] = str(export_lora(src, out / "lora"))
     if "gguf" in formats:
-        written["gguf"] = {t: str(export_gguf(src, out / "gguf", dtype=t, tokenizer_gguf=tokenizer_gguf)) for t in types}
+        written["gguf"] = {t: str(export_gguf(src, out / "gguf", dtype=t, tokenizer_gguf=tokenizer_gguf, merged=merged)) for t in types}
     return written
