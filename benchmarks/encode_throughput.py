@@ -1,16 +1,13 @@
 """Images/s and texts/s at batch 1 and 32: the embedded retriever and ViT-B-32 (random weights).
 
-python benchmarks/encode_throughput.py --out results/bench/encode_throughput.json [--threads 2]
+python -m benchmarks.encode_throughput --out results/bench/encode_throughput.json [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import timeit, write  # noqa: E402
+from benchmarks._common import timeit, write
 
 
 def main() -> None:
@@ -24,7 +21,7 @@ def main() -> None:
     import torch
     from PIL import Image
 
-    from raqo_core.retriever.base import load_retriever
+    from raqo_core.retriever.registry import load_retriever
 
     torch.set_num_threads(a.threads)
     res: dict = {"device": a.device, "models": {}}

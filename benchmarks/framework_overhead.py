@@ -1,7 +1,7 @@
 """Per-query overhead of the Haystack and LlamaIndex paths vs calling raqo_core directly.
 
-    python benchmarks/framework_overhead.py --framework haystack --out results/bench/haystack_overhead.json
-    python benchmarks/framework_overhead.py --framework llamaindex --out results/bench/llamaindex_overhead.json
+    python -m benchmarks.framework_overhead --framework haystack --out results/bench/haystack_overhead.json
+    python -m benchmarks.framework_overhead --framework llamaindex --out results/bench/llamaindex_overhead.json
 
 Both paths do the same work per query — rewrite (WordNet baseline: deterministic, cheap),
 CLIP text encoding, Qdrant search of 1,000 embedded test images (embedded local mode) — so the
@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "haystack"))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "llamaindex"))
-from _common import summary_ms, write  # noqa: E402
+from benchmarks._common import summary_ms, write
 
 
 def main() -> None:
@@ -33,7 +28,7 @@ def main() -> None:
 
     from raqo_core.data.manifest import load_manifest
     from raqo_core.paths import embedded_benchmark_dir
-    from raqo_core.retriever.base import shared_retriever
+    from raqo_core.retriever.registry import shared_retriever
     from raqo_core.rewriter.baselines import WordNetExpansion
 
     torch.set_num_threads(a.threads)
@@ -46,7 +41,7 @@ def main() -> None:
     rw.rewrite_batch(queries)  # warm WordNet
 
     if a.framework == "haystack":
-        import pipelines as hx
+        from examples.haystack import pipelines as hx
 
         store = hx.document_store(":memory:")
         hx.indexing_pipeline(store).run(
@@ -58,8 +53,7 @@ def main() -> None:
         def framework(q: str) -> list[str]:
             return [d.meta["image_id"] for d in pipe.run({"rewriter": {"query": q}})["retriever"]["documents"]]
     else:
-        import text_to_image as lx
-
+        from examples.llamaindex import text_to_image as lx
         from raqo_llamaindex import RAQOQueryTransform, RAQOTextToImageRetriever
 
         _, index, _, client = lx.build(data)

@@ -12,5 +12,5 @@ $PY - <<'PY'
 import onnxruntime as ort, torch
 print("ort", ort.__version__, ort.get_available_providers(), "torch", torch.__version__, torch.cuda.is_available())
 PY
-timeout 480 $PY benchmarks/onnx_vs_torch.py --device cuda --threads 8 --out "$OUT/onnx_vs_torch_cuda.json"
-timeout 60 $PY benchmarks/encode_throughput.py --device cuda --out "$OUT/encode_throughput_cuda.json"
+timeout 480 $PY -m benchmarks.onnx_vs_torch --device cuda --threads 8 --out "$OUT/onnx_vs_torch_cuda.json"
+timeout 60 $PY -m benchmarks.encode_throughput --device cuda --out "$OUT/encode_throughput_cuda.json"

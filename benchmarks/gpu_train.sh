@@ -12,7 +12,7 @@ PY=${PY:-python3}
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-timeout 300 $PY benchmarks/train_timing.py --config training/configs/embedded.yaml --mpade "$MPADE" \
+timeout 300 $PY -m benchmarks.train_timing --config training/configs/embedded.yaml --mpade "$MPADE" \
   --run-dir /tmp/raqo-gpu-run --out "$OUT/train_embedded_cuda.json" > "$OUT/timing.log" 2>&1
 echo "timing rc=$?" | tee -a "$OUT/gpu.txt"
 (cd /tmp/raqo-gpu-run/embedded && tar cf "$OUT/seed0.tar" adapter train_summary.json ./*/stage.json)

@@ -19,13 +19,13 @@ serve() {  # $1: log name, rest: vllm args
 }
 stop() { kill "$(cat "$EXP/pid")" 2>/dev/null || true; sleep 5; }
 serve vllm_merged --model "$EXP/hf" --served-model-name raqo-rewriter --enable-prefix-caching
-"$PY" benchmarks/server_check.py --url http://127.0.0.1:8000/v1 --device cuda --grammar vllm --out "$OUT/vllm_merged.json" || true
+"$PY" -m benchmarks.server_check --url http://127.0.0.1:8000/v1 --device cuda --grammar vllm --out "$OUT/vllm_merged.json" || true
 stop
 # The LoRA alone on the matching base (the embedded base is the dequantised SmolLM2 GGUF: the hf export with no adapter).
 "$PY" -m raqo_core.cli export-rewriter --adapter none --out "$EXP/base" --format hf 2>/dev/null || true
 if [ -d "$EXP/base/hf" ]; then
   serve vllm_lora --model "$EXP/base/hf" --enable-lora --max-lora-rank 16 --lora-modules raqo-rewriter="$EXP/lora"
-  "$PY" benchmarks/server_check.py --url http://127.0.0.1:8000/v1 --device cuda --grammar vllm --out "$OUT/vllm_lora.json" || true
+  "$PY" -m benchmarks.server_check --url http://127.0.0.1:8000/v1 --device cuda --grammar vllm --out "$OUT/vllm_lora.json" || true
   stop
 fi
 ls -la "$OUT"

@@ -1,17 +1,14 @@
 """MPADE with the offline agent on the embedded train split: run time and queries/s per stage.
 
-python benchmarks/mpade_speed.py --out results/bench/mpade_speed.json [--queries-per-image 1] [--mpade-out runs/embedded/mpade]
+python -m benchmarks.mpade_speed --out results/bench/mpade_speed.json [--queries-per-image 1] [--mpade-out runs/embedded/mpade]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 
 def main() -> None:
@@ -30,7 +27,7 @@ def main() -> None:
     from raqo_core.mpade.config import MPADEConfig
     from raqo_core.mpade.engine import run_mpade
     from raqo_core.paths import embedded_benchmark_dir
-    from raqo_core.retriever.base import load_retriever
+    from raqo_core.retriever.registry import load_retriever
 
     torch.set_num_threads(a.threads)
     m = load_manifest(embedded_benchmark_dir(0))

@@ -1,17 +1,15 @@
 """ONNX Runtime vs torch throughput (fp32 and int8) and int8 Recall@1 loss on the embedded benchmark.
 
-python benchmarks/onnx_vs_torch.py --out results/bench/onnx_vs_torch.json [--threads 2] [--models embedded,open_clip:ViT-B-32]
+python -m benchmarks.onnx_vs_torch --out results/bench/onnx_vs_torch.json [--threads 2] [--models embedded,open_clip:ViT-B-32]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import timeit, write  # noqa: E402
+from benchmarks._common import timeit, write
 
 
 def main() -> None:
@@ -27,9 +25,9 @@ def main() -> None:
 
     from raqo_core.evaluation.evaluate import EvalSetup, evaluate
     from raqo_core.paths import embedded_benchmark_dir
-    from raqo_core.retriever.base import load_retriever
     from raqo_core.retriever.onnx_backend import OnnxCLIPRetriever
     from raqo_core.retriever.onnx_export import export_onnx
+    from raqo_core.retriever.registry import load_retriever
 
     torch.set_num_threads(a.threads)
     res: dict = {"threads": a.threads, "device": a.device, "models": {}}

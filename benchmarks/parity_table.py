@@ -1,17 +1,16 @@
 """Recall@K through Haystack and LlamaIndex vs `raqo eval` (T2I, user queries, full 1,000-image gallery).
 
-python benchmarks/parity_table.py --out results/bench/parity.json [--n 1000]
+python -m benchmarks.parity_table --out results/bench/parity.json [--n 1000]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from benchmarks._common import write
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "examples" / "haystack"), str(ROOT / "examples" / "llamaindex"), str(ROOT)]
-from _common import write  # noqa: E402
 
 
 def main() -> None:
@@ -19,14 +18,14 @@ def main() -> None:
     ap.add_argument("--out", default="results/bench/parity.json")
     ap.add_argument("--n", type=int, default=1000)
     a = ap.parse_args()
-    import pipelines as hx
-    import text_to_image as lx
     import torch
     from haystack import Pipeline
     from haystack_integrations.components.retrievers.qdrant import QdrantEmbeddingRetriever
 
+    from examples.haystack import pipelines as hx
+    from examples.llamaindex import text_to_image as lx
     from integration_tests._recall import benchmark, raqo_eval_t2i, recall_from_ranked_ids, user_queries
-    from raqo_core.retriever.base import shared_retriever
+    from raqo_core.retriever.registry import shared_retriever
     from raqo_core.rewriter.baselines import WordNetExpansion
     from raqo_haystack import OpenCLIPTextToImageRetriever
     from raqo_llamaindex import RAQOQueryTransform, RAQOTextToImageRetriever

@@ -1,6 +1,6 @@
 """Rewriter latency on the CPU: the None short-circuit, a full ReCoT rewrite, batched throughput.
 
-    python benchmarks/rewrite_latency.py [--adapter DIR] [--mode recot|direct] [--int8] [--n N] [--out FILE]
+    python -m benchmarks.rewrite_latency [--adapter DIR] [--mode recot|direct] [--int8] [--n N] [--out FILE]
 
 The default output name says what was measured (``rewrite_latency[_adapter][_direct][_int8][_nN].json``), so
 a run with an adapter never overwrites the base model's figures.
@@ -17,12 +17,9 @@ grounded concept line, and without it). ``--mode direct`` prompts for a rewrite 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import summary_ms, write  # noqa: E402
+from benchmarks._common import summary_ms, write
 
 
 def default_out(adapter: str | None, int8: bool, n: int, mode: str = "recot") -> str:

@@ -1,6 +1,6 @@
 """The rewriter on every engine, side by side: latency, fidelity, grounding, memory, throughput.
 
-    python benchmarks/rewriter_engines.py [--adapter auto] [--mode recot|direct] [--n 100] [--parity 200] [--out FILE]
+    python -m benchmarks.rewriter_engines [--adapter auto] [--mode recot|direct] [--n 100] [--parity 200] [--out FILE]
 
 One process, 2 threads per engine, the engines interleaved query by query (each query is rewritten by
 every engine before the next query), so speed ratios are measured under the same machine load:
@@ -35,8 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import pct, write  # noqa: E402
+from benchmarks._common import pct, write
 
 
 def _queries(split: str, n: int) -> list[str]:

@@ -1,6 +1,6 @@
 """Parity and throughput of an OpenAI-compatible rewriter server (vLLM, llama.cpp's server, TGI…).
 
-    python benchmarks/server_check.py --url http://127.0.0.1:8000/v1 [--n 200] [--clients 32] [--device cuda] [--out FILE]
+    python -m benchmarks.server_check --url http://127.0.0.1:8000/v1 [--n 200] [--clients 32] [--device cuda] [--out FILE]
 
 Rewrites the first ``--n`` val user queries through ``backend="openai:URL"`` and through the in-process
 ``hf`` engine (the reference, on ``--device``), reports the share of identical results, then the
@@ -10,13 +10,10 @@ server's throughput with ``--clients`` concurrent callers on the test queries. W
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 
 def main() -> None:

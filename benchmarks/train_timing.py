@@ -1,6 +1,6 @@
 """Time one `raqo train` preset end to end, stage by stage, on the device torch finds (a GPU if any).
 
-    python benchmarks/train_timing.py --config training/configs/embedded.yaml \
+    python -m benchmarks.train_timing --config training/configs/embedded.yaml \
         [--mpade runs/embedded/mpade] [--run-dir /tmp/raqo-train] [--out FILE]
 
 The run always starts from nothing but (optionally) MPADE's outputs, so every stage is trained and
@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write  # noqa: E402
+from benchmarks._common import write
 
 
 def _versions() -> dict[str, str]:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
 from haystack import Pipeline
 
 from integration_tests._recall import benchmark, raqo_eval_t2i, recall_from_ranked_ids, user_queries
-from raqo_core.retriever.base import shared_retriever
+from raqo_core.retriever.registry import shared_retriever
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "haystack"
-sys.path.insert(0, str(EXAMPLES))
-import pipelines as ex  # noqa: E402
+from examples.haystack import pipelines as ex  # noqa: E402
 
 N_QUERIES = 1000
 

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
 from llama_index.core.schema import ImageNode, QueryBundle
 
+from examples.llamaindex import text_to_image as ex
 from integration_tests._recall import raqo_eval_t2i, recall_from_ranked_ids, user_queries
 from raqo_core.paths import embedded_benchmark_dir
-from raqo_core.retriever.base import shared_retriever
+from raqo_core.retriever.registry import shared_retriever
 from raqo_core.rewriter.baselines import WordNetExpansion
 from raqo_llamaindex import OpenCLIPEmbedding, RAQOQueryTransform, RAQOTextToImageRetriever, open_image_index
 
 pytestmark = pytest.mark.integration
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "llamaindex"))
-import text_to_image as ex  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +95,37 @@ def test_embedding_batches_and_async():
     np.testing.assert_allclose(a, single[0], atol=1e-5)
     with pytest.raises(ValueError, match="retriever must be a RAQO retriever spec"):
         OpenCLIPEmbedding("")
+
+
+def test_the_documented_snippet_indexes_every_image(tmp_path):
+    """docs/llamaindex.md: build_image_index(paths, embed_model=…) with no metadata must index every image, not 0."""
+    from raqo_core.data.manifest import load_manifest
+    from raqo_llamaindex import build_image_index, qdrant_client
+
+    m = load_manifest(embedded_benchmark_dir(0))
+    paths = [str(m.image_path(r)) for r in m.split("test")[:12]]
+    client, aclient = qdrant_client(":memory:")
+    index = build_image_index(paths, embed_model=OpenCLIPEmbedding("embedded"), client=client, aclient=aclient)
+    assert client.count("raqo_images").count == 12
+    top = RAQOTextToImageRetriever(index, image_similarity_top_k=3).retrieve(m.split("test")[0].captions[0])
+    assert len(top) == 3 and all(n.node.metadata["file_path"] in paths for n in top)
+    with pytest.raises(FileNotFoundError, match="1 of 13 images do not exist, e.g. '.*nope.png'"):
+        build_image_index([*paths, str(tmp_path / "nope.png")], embed_model=OpenCLIPEmbedding("embedded"), client=client, prefix="x")
+    with pytest.raises(ValueError, match="got no images"):
+        build_image_index([], embed_model=OpenCLIPEmbedding("embedded"), client=client, prefix="y")
+
+
+def test_store_errors_name_the_store_and_the_sizes():
+    from raqo_core.data.manifest import load_manifest
+    from raqo_llamaindex import build_image_index, qdrant_client
+    from raqo_llamaindex.index import VectorStoreError
+
+    m = load_manifest(embedded_benchmark_dir(0))
+    client, _ = qdrant_client(":memory:")
+    build_image_index([str(m.image_path(r)) for r in m.split("test")[:4]], embed_model=OpenCLIPEmbedding("embedded"), client=client)
+    wrong = open_image_index(embed_model=OpenCLIPEmbedding("open_clip:ViT-B-32"), client=client)  # random weights, 512-d
+    with pytest.raises(ValueError, match="'raqo_images' at :memory: holds 128-dimensional vectors, but the embedding model .* gives 512"):
+        RAQOTextToImageRetriever(wrong).retrieve("a red circle")
+    refused, arefused = qdrant_client("http://127.0.0.1:9")
+    with pytest.raises(VectorStoreError, match="at http://127.0.0.1:9: .*Connection refused"):
+        open_image_index(embed_model=OpenCLIPEmbedding("embedded"), client=refused, aclient=arefused)

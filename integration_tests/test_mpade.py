@@ -15,10 +15,11 @@ import pytest
 from raqo_core.data.manifest import load_manifest
 from raqo_core.errors import RAQOError
 from raqo_core.io import read_jsonl
-from raqo_core.mpade.agents import OfflineAgent, caption_vocabulary
+from raqo_core.mpade.agents import OfflineAgent
 from raqo_core.mpade.config import MPADEConfig
 from raqo_core.mpade.engine import perturb_query, run_mpade
-from raqo_core.retriever.base import shared_retriever
+from raqo_core.retriever.registry import shared_retriever
+from raqo_core.text import caption_vocabulary
 
 pytestmark = pytest.mark.integration
 FILES = ("D_CCR.jsonl", "D_QRE.jsonl", "D_PRO.jsonl")

@@ -10,9 +10,9 @@ from PIL import Image
 
 from raqo_core.cli import main
 from raqo_core.errors import RAQOError
-from raqo_core.retriever.base import load_retriever
 from raqo_core.retriever.onnx_backend import OnnxCLIPRetriever
 from raqo_core.retriever.onnx_export import export_onnx
+from raqo_core.retriever.registry import load_retriever
 
 pytestmark = pytest.mark.integration
 TEXTS = [
@@ -113,3 +113,16 @@ def test_vit_b_32_random_weights_parity(tmp_path):
         imgs = _images(bs, 224)
         assert (r.encode_images(imgs, batch_size=bs) * src.encode_images(imgs)).sum(1).min() >= 0.99999
     assert manifest["parity"]["fp32"]["image_min_cos"] >= 0.99999
+
+
+def test_onnx_texts_warn_on_truncation_and_show_progress(embedded_export, caplog, capsys):
+    """The ONNX backend shares the torch backend's batching: a progress bar over batches, a truncation warning."""
+    out, _ = embedded_export
+    r = OnnxCLIPRetriever(out, batch_size=4)
+    long = " ".join(["crimson"] * 80)
+    with caplog.at_level("WARNING"):
+        emb = r.encode_texts(TEXTS[:9] + [long], progress=True)
+    assert emb.shape == (10, r.dim) and "exceed the" in caplog.text and "onnx:" in caplog.text
+    assert "encoding texts (onnx)" in capsys.readouterr().err
+    torch_r = load_retriever("embedded")
+    np.testing.assert_allclose(emb[:9], torch_r.encode_texts(TEXTS[:9]), atol=1e-4)

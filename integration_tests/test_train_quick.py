@@ -30,7 +30,7 @@ def test_quick_preset_end_to_end(tmp_path, capsys):
     assert any(c.get("source") == "policy" for x in lists for c in x["candidates"])
     assert all([c["score"] for c in x["candidates"]] == sorted((c["score"] for c in x["candidates"]), reverse=True) for x in lists)
     meta = json.loads((run / "adapter" / "raqo_adapter.json").read_text())
-    from raqo_core.retriever.base import shared_retriever
+    from raqo_core.retriever.registry import shared_retriever
 
     assert meta["retriever_fingerprint"] == shared_retriever("embedded").fingerprint and meta["stages"] == ["ccd", "qre", "pro"]
     # an ablation variant sharing the run folder returns its own chain and leaves the recipe's adapter alone

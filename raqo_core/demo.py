@@ -40,15 +40,13 @@ def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int, backend:
     """NA vs RAQO (each shipped embedded adapter) on a fixed subset: T2I only (I2T would rewrite the gallery)."""
     from raqo_core.evaluation.evaluate import EvalSetup, evaluate
     from raqo_core.rewriter.adapters import resolve_adapter
-    from raqo_core.rewriter.disk_cache import DiskCachedRewriter
-    from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
+    from raqo_core.rewriter.factory import build_rewriter, offline_config
 
     rewriters = {}
     for label, mode in RAQO_MODES:
-        adapter = resolve_adapter("auto", "embedded", mode)
-        if adapter is not None:  # offline: no latency budget
-            cfg = RewriterConfig(adapter=adapter, mode=mode, retriever_fingerprint=retriever.fingerprint, timeout_s=None, backend=backend)
-            rewriters[label] = DiskCachedRewriter(Rewriter(cfg)).load()
+        if resolve_adapter("auto", "embedded", mode) is not None:  # offline: no latency budget
+            cfg = offline_config(mode=mode, retriever_fingerprint=retriever.fingerprint, backend=backend)
+            rewriters[label] = build_rewriter("raqo", cfg, disk_cache=True).load()
     rows: dict[str, Any] = {}
     for register in ("user", "transfer"):
         setup = EvalSetup(register=register, limit=limit, progress=False)
@@ -76,7 +74,7 @@ def run_demo(
     from raqo_core.evaluation.report import markdown_table, recall_chart
     from raqo_core.io import atomic_write_json, atomic_write_text
     from raqo_core.paths import embedded_benchmark_dir
-    from raqo_core.retriever.base import load_retriever
+    from raqo_core.retriever.registry import load_retriever
 
     t0 = time.time()
     torch.set_num_threads(threads or 2)
@@ -123,6 +121,6 @@ def run_demo(
         print(f"NA vs RAQO, first {rewrite_limit} queries per register (T2I, full 1,000-image gallery):")
         print(markdown_table(raqo_rows, ("t2i",)))
     else:
-        print("(no trained adapter is packaged: train one with `raqo train --config training/configs/embedded.yaml`)")
+        print("(no trained adapter is packaged: train one with `raqo train --config embedded`)")
     print(f"[raqo demo] wrote {out / 'demo.json'}, {out / 'demo.md'}, {out / 'demo.png'} in {summary['seconds']}s")
     return json.loads(json.dumps(summary))

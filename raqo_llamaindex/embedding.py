@@ -38,7 +38,7 @@ class OpenCLIPEmbedding(MultiModalEmbedding):
     @property
     def clip(self) -> Any:
         if self._clip is None:
-            from raqo_core.retriever.base import shared_retriever
+            from raqo_core.retriever.registry import shared_retriever
 
             self._clip = shared_retriever(self.retriever, self.device)
         return self._clip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 from llama_index.core.indices.query.query_transform.base import BaseQueryTransform
@@ -26,43 +27,36 @@ class RAQOQueryTransform(BaseQueryTransform):
 
     def __init__(
         self,
-        rewriter: QueryRewriter | None = None,
+        rewriter: QueryRewriter | str | None = None,
         *,
-        model: str = "embedded",
-        adapter: str | None = "auto",
-        mode: str = "recot",
-        guard_threshold: float | None = 0.5,
         include_original_query: bool = False,
-        device: str = "cpu",
-        backend: str = "hf",
         api_key: str | None = None,
-        **rewriter_kwargs: Any,
+        **settings: Any,
     ) -> None:
-        """``backend``: the generator engine (``hf``, ``llamacpp[:FILE.gguf]``, ``openai:BASE_URL``);
-        ``api_key``: for ``openai`` (else the ``OPENAI_API_KEY`` variable); other keywords go to
-        :class:`~raqo_core.rewriter.rewriter.RewriterConfig`."""
-        from raqo_core.rewriter.prompt import check_mode
-        from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
+        """``rewriter``: a ``raqo_core`` rewriter object, or a name (``raqo``, the default, or a baseline) built
+        from ``settings`` — any :class:`~raqo_core.rewriter.rewriter.RewriterConfig` field (``model``, ``adapter``
+        (default ``auto``: the shipped adapter), ``mode``, ``backend`` (``hf``, ``llamacpp[:FILE.gguf]``,
+        ``openai:BASE_URL``), ``guard_threshold``, ``device`` …); ``api_key``: for ``openai`` (else the
+        ``OPENAI_API_KEY`` variable)."""
+        from raqo_core.rewriter.factory import build_rewriter
 
-        check_mode(mode)
-        if rewriter is None:
-            rewriter = Rewriter(
-                RewriterConfig(
-                    model=model,
-                    adapter=adapter,
-                    mode=mode,
-                    guard_threshold=guard_threshold,
-                    device=device,
-                    backend=backend,
-                    **rewriter_kwargs,
-                ),
-                api_key=api_key,
-            )
+        if rewriter is None or isinstance(rewriter, str):
+            rewriter = build_rewriter(rewriter or "raqo", api_key=api_key, **settings)
         elif not isinstance(rewriter, QueryRewriter):
-            raise TypeError(f"rewriter must be a raqo_core QueryRewriter, got {type(rewriter).__name__}")
+            raise TypeError(f"rewriter must be a raqo_core QueryRewriter or a rewriter name, got {type(rewriter).__name__}")
+        elif settings:
+            raise TypeError(
+                f"settings {sorted(settings)} apply to a rewriter built by name; the {type(rewriter).__name__} given has its own"
+            )
         self.rewriter = rewriter
         self.include_original_query = include_original_query
-        self.last_result: RewriteResult | None = None
+        # per thread and per asyncio task: concurrent calls each see their own decision
+        self._last: contextvars.ContextVar[RewriteResult | None] = contextvars.ContextVar(f"raqo_last_{id(self)}", default=None)
+
+    @property
+    def last_result(self) -> RewriteResult | None:
+        """The decision of this thread's (or this asyncio task's) latest call."""
+        return self._last.get()
 
     # -- prompts -----------------------------------------------------------------------------
     def _get_prompts(self) -> PromptDictType:
@@ -82,7 +76,7 @@ class RAQOQueryTransform(BaseQueryTransform):
 
     # -- running -----------------------------------------------------------------------------
     def _bundle(self, query_bundle: QueryBundle, res: RewriteResult, metadata: dict[str, Any]) -> QueryBundle:
-        self.last_result = res
+        self._last.set(res)
         metadata["raqo"] = res.to_dict()
         original = query_bundle.query_str
         strs = list(res.rewrites or [res.rewritten_query]) if res.applied else [original]
@@ -90,24 +84,30 @@ class RAQOQueryTransform(BaseQueryTransform):
             strs.append(original)
         return QueryBundle(query_str=original, image_path=query_bundle.image_path, custom_embedding_strs=strs)
 
+    @staticmethod
+    def _coerce(query_bundle_or_str: QueryType) -> QueryBundle:
+        if isinstance(query_bundle_or_str, str):
+            return QueryBundle(query_bundle_or_str, custom_embedding_strs=[query_bundle_or_str])
+        if isinstance(query_bundle_or_str, QueryBundle):
+            return query_bundle_or_str
+        raise TypeError(f"RAQOQueryTransform expects a query string or a QueryBundle, got {type(query_bundle_or_str).__name__}")
+
+    def _rewrite(self, query: str) -> RewriteResult:
+        try:
+            return self.rewriter.rewrite(query)
+        except Exception as exc:  # noqa: BLE001 - never lose the query
+            return RewriteResult.fallback(query, f"error: {type(exc).__name__}: {exc}"[:200])
+
     def run(self, query_bundle_or_str: QueryType, metadata: dict[str, Any] | None = None) -> QueryBundle:
         """Like ``BaseQueryTransform.run``, but writes into the caller's ``metadata`` dict even when it
         is empty (the base class replaces an empty dict with a new one)."""
-        metadata = {} if metadata is None else metadata
-        bundle = (
-            QueryBundle(query_bundle_or_str, custom_embedding_strs=[query_bundle_or_str])
-            if isinstance(query_bundle_or_str, str)
-            else query_bundle_or_str
-        )
-        return self._run(bundle, metadata=metadata)
+        return self._run(self._coerce(query_bundle_or_str), {} if metadata is None else metadata)
 
     def _run(self, query_bundle: QueryBundle, metadata: dict[str, Any]) -> QueryBundle:
-        try:
-            res = self.rewriter.rewrite(query_bundle.query_str)
-        except Exception as exc:  # noqa: BLE001 - never lose the query
-            res = RewriteResult.fallback(query_bundle.query_str, f"error: {type(exc).__name__}: {exc}"[:200])
-        return self._bundle(query_bundle, res, metadata)
+        return self._bundle(query_bundle, self._rewrite(query_bundle.query_str), metadata)
 
     async def arun(self, query_bundle_or_str: QueryType, metadata: dict[str, Any] | None = None) -> QueryBundle:
-        """Async :meth:`run`: generation runs in a worker thread, off the event loop."""
-        return await asyncio.to_thread(self.run, query_bundle_or_str, metadata)
+        """Async :meth:`run`: generation runs in a worker thread, off the event loop; :attr:`last_result` is this task's."""
+        bundle = self._coerce(query_bundle_or_str)
+        res = await asyncio.to_thread(self._rewrite, bundle.query_str)
+        return self._bundle(bundle, res, {} if metadata is None else metadata)

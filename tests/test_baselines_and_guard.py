@@ -48,6 +48,27 @@ def test_disk_cache_survives_restart_and_torn_lines(tmp_path):
     b = DiskCachedRewriter(Counting(), tmp_path)
     assert b.rewrite_batch(["a cube", "a crimson orb"]) == [first[2], first[0]]
     assert len(calls) == 1  # nothing recomputed
+    b.rewrite_batch(["a cobalt tile"])  # appended after the torn line: its own line, read back on restart
+    assert DiskCachedRewriter(Counting(), tmp_path).load().rewrite_batch(["a cobalt tile"]) and len(calls) == 2
+
+
+def test_disk_cache_persists_each_chunk_so_a_stopped_run_resumes(tmp_path):
+    calls = []
+
+    class Failing(WordNetExpansion):
+        def rewrite_batch(self, queries, batch_size=None):
+            calls.append(list(queries))
+            if len(calls) == 3:
+                raise KeyboardInterrupt("stopped")
+            return super().rewrite_batch(queries, batch_size)
+
+    queries = [f"a crimson orb {i}" for i in range(10)]
+    with pytest.raises(KeyboardInterrupt):
+        DiskCachedRewriter(Failing(), tmp_path, chunk_size=4, progress=False).rewrite_batch(queries)
+    assert [len(c) for c in calls] == [4, 4, 2]
+    calls.clear()
+    again = DiskCachedRewriter(Failing(), tmp_path, chunk_size=4, progress=False).rewrite_batch(queries)
+    assert calls == [queries[8:]] and [r.original_query for r in again] == queries  # only the unfinished chunk ran
 
 
 def test_factory_errors():
@@ -69,3 +90,28 @@ def test_minilm_guard_orders_paraphrase_above_unrelated():
     assert [ok for ok, _ in guard.check(["a red circle"] * 3, ["a red disk", "stock market crash", ""])] == [True, False, False]
     with pytest.raises(RAQOError, match=r"guard threshold must be a cosine similarity in \[-1, 1\], got 3"):
         IntentGuard(3)
+
+
+def test_every_rewriter_takes_one_config_and_a_new_one_is_one_registration(monkeypatch):
+    """No caller branches on the name: baselines read the RewriterConfig fields they use."""
+    from raqo_core.rewriter import factory
+    from raqo_core.rewriter.base import QueryRewriter
+    from raqo_core.rewriter.disk_cache import DiskCachedRewriter
+    from raqo_core.rewriter.factory import config_with, offline_config
+
+    cfg = offline_config(model="embedded", device="cpu", mode="direct")
+    lm = build_rewriter("llm-rewrite", cfg)
+    assert isinstance(lm, LLMRewrite) and lm.timeout_s is None and lm.model == "embedded"
+    assert isinstance(build_rewriter("wordnet", cfg, disk_cache=True), DiskCachedRewriter)
+    with pytest.raises(RAQOError, match=r"unknown rewriter setting\(s\) \['temprature'\]"):
+        config_with(temprature=0.1)
+
+    class Echo(QueryRewriter):
+        def __init__(self, config):
+            self.config = config
+
+    monkeypatch.setattr(factory, "REWRITER_REGISTRY", factory.REWRITER_REGISTRY.copy())
+    factory.register_rewriter("echo", lambda config, api_key: Echo(config))
+    rw = build_rewriter("echo", cfg, batch_size=3)
+    assert isinstance(rw, Echo) and rw.config.batch_size == 3 and rw.config.mode == "direct"
+    assert "echo" in factory.rewriter_names() and cfg.batch_size == 8  # the caller's config is untouched

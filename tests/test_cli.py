@@ -96,3 +96,35 @@ def test_version_and_typed_packages(capsys):
     assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"raqo {version('raqo')}"
     for pkg in (raqo_core, raqo_haystack, raqo_llamaindex):
         assert (Path(pkg.__file__).parent / "py.typed").is_file(), pkg.__name__
+
+
+def test_a_missing_optional_dependency_is_one_line_naming_the_extra(monkeypatch, capsys):
+    from raqo_core.cli import rewrite
+
+    def missing(a):
+        raise ModuleNotFoundError("No module named 'llama_cpp'", name="llama_cpp")
+
+    monkeypatch.setattr(rewrite, "run", missing)
+    assert main(["rewrite", "a query"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "raqo: error: No module named 'llama_cpp'; pip install 'raqo[llamacpp]'" and "\n" not in err
+
+
+def test_cli_defaults_come_from_the_configs():
+    from raqo_core.cli import build_parser
+    from raqo_core.mpade.config import MPADEConfig
+    from raqo_core.rewriter.rewriter import RewriterConfig
+
+    p = build_parser()
+    mp = p.parse_args(["mpade", "--data", "d", "--out", "o"])
+    cfg = MPADEConfig()
+    assert (mp.rounds, mp.filter_threshold, mp.concepts, mp.register, mp.limit) == (
+        cfg.rounds,
+        cfg.filter_threshold,
+        cfg.concepts,
+        cfg.register,
+        None,
+    )
+    ev = p.parse_args(["eval", "--data", "d"])
+    assert (ev.model, ev.adapter, ev.mode, ev.backend) == (RewriterConfig.model, "auto", RewriterConfig.mode, RewriterConfig.backend)
+    assert p.parse_args(["mpade", "--data", "d", "--out", "o", "--perturb-ratio", "0.25"]).perturb_ratio == 0.25

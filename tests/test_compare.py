@@ -5,24 +5,44 @@ import pytest
 from raqo_core.cli import main
 from raqo_core.data.manifest import load_manifest
 from raqo_core.errors import RAQOError
-from raqo_core.evaluation.compare import compare_markdown, compare_rewriters, parse_row
+from raqo_core.evaluation.compare import Row, compare_markdown, compare_rewriters, parse_row
 from raqo_core.evaluation.evaluate import EvalSetup, evaluate
 
 
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("NA=none", ("NA", None, "recot")),
-        ("full=runs/x/ccd+qre+pro/adapter", ("full", "runs/x/ccd+qre+pro/adapter", "recot")),
-        ("nr=runs/x/direct:qre+pro/adapter@direct", ("nr", "runs/x/direct:qre+pro/adapter", "direct")),
-        ("wn=wordnet", ("wn", "wordnet", "recot")),
-        ("free=runs/x/adapter@ungrounded", ("free", "runs/x/adapter", "ungrounded")),
-        ("q8=embedded@direct#llamacpp:q8_0", ("q8", "embedded", "direct", "llamacpp:q8_0")),
-        ("srv=a+b/adapter#openai:http://127.0.0.1:8080/v1", ("srv", "a+b/adapter", "recot", "openai:http://127.0.0.1:8080/v1")),
+        ("NA=none", ("NA", None, None, "recot", None)),
+        ("full=runs/x/ccd+qre+pro/adapter", ("full", "raqo", "runs/x/ccd+qre+pro/adapter", "recot", None)),
+        ("nr=runs/x/direct:qre+pro/adapter@direct", ("nr", "raqo", "runs/x/direct:qre+pro/adapter", "direct", None)),
+        ("wn=wordnet", ("wn", "wordnet", None, "recot", None)),
+        ("free=runs/x/adapter@ungrounded", ("free", "raqo", "runs/x/adapter", "ungrounded", None)),
+        ("q8=embedded@direct#llamacpp:q8_0", ("q8", "raqo", "embedded", "direct", "llamacpp:q8_0")),
+        ("srv=a+b/adapter#openai:http://127.0.0.1:8080/v1", ("srv", "raqo", "a+b/adapter", "recot", "openai:http://127.0.0.1:8080/v1")),
     ],
 )
 def test_parse_row(spec, expected):
-    assert tuple(parse_row(spec)) == (*expected, None)[:4]
+    from raqo_core.rewriter.factory import RewriterSpec
+
+    row = parse_row(spec)
+    assert row == Row(expected[0], RewriterSpec(*expected[1:]))
+
+
+def test_row_specs_turn_into_rewriter_configs():
+    from raqo_core.rewriter.factory import RewriterSpec, config_with
+
+    base = config_with(backend="llamacpp", timeout_s=None)
+    free = RewriterSpec.parse("runs/x/adapter@ungrounded").config(base)
+    assert (free.adapter, free.mode, free.grounded_concepts, free.backend, free.timeout_s) == (
+        "runs/x/adapter",
+        "recot",
+        False,
+        "llamacpp",
+        None,
+    )
+    assert RewriterSpec.parse("a@direct#hf:int8").config(base).backend == "hf:int8"
+    assert RewriterSpec.parse("wordnet").describe(base) == {"adapter": "wordnet", "mode": "recot", "backend": None}
+    assert RewriterSpec.parse("none").build(base) is None
 
 
 @pytest.mark.parametrize(
@@ -32,7 +52,8 @@ def test_parse_row(spec, expected):
         ("=x", "is not NAME=ADAPTER"),
         ("a=p@detect", "mode 'detect' is not one of \\('recot', 'ungrounded', 'direct'\\)"),
         ("a=p#vllm", "unknown rewriter backend 'vllm'"),
-        ("a=wordnet#llamacpp", "only a RAQO adapter row takes a #BACKEND"),
+        ("a=wordnet#llamacpp", "only a RAQO adapter takes @MODE or #BACKEND"),
+        ("a=none@direct", "only a RAQO adapter takes @MODE or #BACKEND"),
     ],
 )
 def test_parse_row_errors_name_the_row(spec, message):

@@ -136,13 +136,13 @@ def test_backend_spec_errors_name_the_value():
         RewriterConfig(backend="llamacpp", quantize_int8=True).validate()
 
 
-def test_a_third_party_engine_is_one_registration():
+def test_a_third_party_engine_is_one_registration(monkeypatch):
+    monkeypatch.setattr(engines, "ENGINES", engines.ENGINES.copy())
     engines.register_engine("echo", lambda arg, config, **_: Finishing({"a crimson orb": (f" crimson\nRewrite: {arg}", STOP)}))
-    try:
-        r = Rewriter(RewriterConfig(backend="echo:a red orb", guard_threshold=None)).rewrite("a crimson orb")
-        assert (r.applied, r.rewritten_query) == (True, "a red orb")
-    finally:
-        engines._ENGINES.pop("echo")
+    r = Rewriter(RewriterConfig(backend="echo:a red orb", guard_threshold=None)).rewrite("a crimson orb")
+    assert (r.applied, r.rewritten_query) == (True, "a red orb")
+    with pytest.raises(RAQOError, match="engine name must be a non-empty identifier"):
+        engines.register_engine("a b", lambda *a: None)
 
 
 # -- template and grammar ----------------------------------------------------------------------------------------
@@ -350,11 +350,16 @@ def test_disk_cache_keeps_engines_apart(tmp_path):
 
 
 def test_component_defaults_agree_with_the_core():
-    import inspect
-
+    """One list of settings: the factory, Haystack and LlamaIndex all start from RewriterConfig's defaults."""
+    from raqo_core.rewriter.factory import build_rewriter
     from raqo_haystack import RAQOQueryRewriter
+    from raqo_llamaindex import RAQOQueryTransform
 
-    params = inspect.signature(RAQOQueryRewriter.__init__).parameters
-    core = RewriterConfig()
-    for name in ("max_new_tokens", "timeout_s", "guard_threshold", "batch_size", "grounded_concepts", "backend", "mode"):
-        assert params[name].default == getattr(core, name), name
+    core = build_rewriter("raqo").config
+    assert core == Rewriter(RewriterConfig()).config and core.adapter is not None  # 'auto': the shipped adapter
+    assert RAQOQueryRewriter().config == RewriterConfig()
+    assert RAQOQueryTransform().rewriter.config == core
+    node = RAQOQueryRewriter(mode="direct", max_new_tokens=32)
+    assert (node.config.mode, node.config.max_new_tokens, node.config.timeout_s) == ("direct", 32, RewriterConfig().timeout_s)
+    with pytest.raises(ValueError, match=r"unknown rewriter setting\(s\) \['max_tokens'\]"):
+        RAQOQueryRewriter(max_tokens=32)

@@ -71,3 +71,83 @@ def test_document_rewriter_keeps_originals():
 def test_image_embedder_requires_file_path():
     with pytest.raises(ValueError, match=r"has no meta\['file_path'\]"):
         OpenCLIPDocumentImageEmbedder(retriever="open_clip:RAQO-Tiny-64").run(documents=[Document(content="x")])
+
+
+def _upper_rewriter():
+    """A rewriter object (any raqo_core QueryRewriter) handed to the components, as QueryExpander takes a generator."""
+    from raqo_core.rewriter.base import QueryRewriter
+    from raqo_core.rewriter.result import RewriteResult
+
+    class Upper(QueryRewriter):
+        fingerprint = "upper"
+
+        def rewrite_batch(self, queries, batch_size=None):
+            return [RewriteResult(q, q.upper(), [q.split()[-1]], True, "rewritten", 0.0) for q in queries]
+
+    return Upper()
+
+
+def test_a_rewriter_object_drives_the_component_and_non_strings_are_type_errors():
+    from haystack.core.errors import SerializationError
+
+    node = RAQOQueryRewriter(rewriter=_upper_rewriter())
+    out = node.run(query="a crimson orb")
+    assert out["query"] == "A CRIMSON ORB" and out["concepts"] == ["orb"] and out["meta"]["rewriter"] == "Upper"
+    for bad in (["a", "list"], None, 3):
+        with pytest.raises(TypeError, match=f"expects a string query, got {type(bad).__name__}"):
+            node.run(query=bad)
+    assert node.run(query="")["query"] == "" and node.run(query="")["meta"]["reason"] == "empty query"
+    with pytest.raises(SerializationError, match="holds a Upper object"):
+        node.to_dict()
+    with pytest.raises(ValueError, match=r"settings \['mode'\] apply to a rewriter built by name"):
+        RAQOQueryRewriter(rewriter=_upper_rewriter(), mode="direct")
+
+
+def test_devices_are_component_devices_serialised_the_haystack_way():
+    from haystack.utils import ComponentDevice
+
+    node = RAQOQueryRewriter(device=ComponentDevice.from_str("cpu"))
+    d = node.to_dict()
+    assert d["init_parameters"]["device"] == {"type": "single", "device": "cpu"}
+    back = RAQOQueryRewriter.from_dict(d)
+    assert back.device == ComponentDevice.from_str("cpu") and back._build().config.device == "cpu"
+    old = {**d, "init_parameters": {**d["init_parameters"], "device": "cpu"}}  # a pipeline saved with a device string
+    assert RAQOQueryRewriter.from_dict(old).device.to_torch_str() == "cpu"
+    assert RAQOQueryRewriter().device == ComponentDevice.resolve_device(None)  # default: the detected device
+    e = OpenCLIPTextEmbedder(device=ComponentDevice.from_str("cpu"))
+    assert OpenCLIPTextEmbedder.from_dict(e.to_dict()).device == e.device and e.to_dict()["init_parameters"]["device"]["device"] == "cpu"
+    with pytest.raises(TypeError, match="must be a haystack ComponentDevice"):
+        OpenCLIPTextEmbedder(device=0)
+
+
+def test_llamaindex_transform_types_and_per_call_results():
+    import asyncio
+    import threading
+
+    from raqo_llamaindex import RAQOQueryTransform
+
+    t = RAQOQueryTransform(_upper_rewriter())
+    with pytest.raises(TypeError, match="expects a query string or a QueryBundle, got NoneType"):
+        t.run(None)
+    seen = {}
+
+    def call(q):
+        t.run(q)
+        seen[q] = t.last_result.rewritten_query
+
+    threads = [threading.Thread(target=call, args=(f"query {i}",)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert seen == {f"query {i}": f"QUERY {i}" for i in range(6)} and t.last_result is None  # each thread its own
+
+    async def both():
+        async def one(q):
+            await t.arun(q)
+            await asyncio.sleep(0.01)
+            return t.last_result.rewritten_query
+
+        return await asyncio.gather(one("a b"), one("c d"))
+
+    assert asyncio.run(both()) == ["A B", "C D"]

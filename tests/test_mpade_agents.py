@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from raqo_core.errors import RAQOError
-from raqo_core.mpade.agents import AgentRequest, ChatMLLMAgent, OfflineAgent, caption_vocabulary
+from raqo_core.mpade.agents import AgentRequest, ChatMLLMAgent, OfflineAgent
 from raqo_core.mpade.assessment import AMBIGUOUS, MIDDLE, UNAMBIGUOUS, QueryItem, count_labels, label
+from raqo_core.text import caption_vocabulary
 
 
 class Script:
@@ -306,7 +307,7 @@ def test_mpade_config_rejects_a_bad_perturb_exclude(words):
 
 
 def test_sample_none_prefers_rank_one_hits():
-    from raqo_core.mpade.engine import sample_none
+    from raqo_core.mpade.outputs import sample_none
 
     recs = [{"i": i, "query": f"q{i}", "rank": i % 3} for i in range(30)]
     got = sample_none(recs, 8, seed=0)

@@ -120,3 +120,24 @@ def test_pooled_bad_input_names_the_value(pairs, kwargs, message):
 
     with pytest.raises(RAQOError, match=re.escape(message)):
         pooled_paired_bootstrap(pairs, **kwargs)
+
+
+def test_sign_test_and_bootstrap_agree_with_scipy():
+    """Against scipy.stats on random inputs: the exact binomial test, and a percentile bootstrap of the mean."""
+    from scipy import stats
+
+    from raqo_core.evaluation.paired import paired_bootstrap, sign_test_p
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        w, lo = (int(x) for x in rng.integers(0, 60, 2))
+        want = stats.binomtest(w, w + lo, 0.5).pvalue if w + lo else 1.0
+        assert sign_test_p(w, lo) == pytest.approx(want, rel=1e-9, abs=1e-12)
+    for n in (150, 600):
+        a, b = rng.integers(0, 12, n), rng.integers(0, 12, n)
+        d = paired_bootstrap(a, b, k=3, n_boot=4000, seed=1)
+        diff = (a < 3).astype(float) - (b < 3).astype(float)
+        ci = stats.bootstrap((diff,), np.mean, n_resamples=4000, method="percentile", random_state=2).confidence_interval
+        assert d.delta == pytest.approx(100 * diff.mean())
+        se = 100 * diff.std() / np.sqrt(n)  # two Monte Carlo bootstraps: the ends agree within a quarter of a standard error
+        assert abs(d.low - 100 * ci.low) < 0.25 * se and abs(d.high - 100 * ci.high) < 0.25 * se

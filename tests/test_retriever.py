@@ -3,8 +3,9 @@ import pytest
 from PIL import Image
 
 from raqo_core.errors import RAQOError
-from raqo_core.retriever.base import Retriever, check_dim, load_retriever
+from raqo_core.retriever.base import Retriever, check_dim
 from raqo_core.retriever.open_clip_backend import OpenCLIPRetriever
+from raqo_core.retriever.registry import load_retriever
 
 TEXTS = [f"a {c} {s} left of a small blue square" for c in ("red", "green", "pink") for s in ("circle", "star", "cross")]
 
@@ -92,3 +93,65 @@ def test_truncation_warning(random_retriever, caplog):
     with caplog.at_level("WARNING"):
         fresh.encode_texts([long])
     assert "exceed the 40-token context" in caplog.text
+
+
+def test_a_third_party_backend_is_one_registration(random_retriever, monkeypatch):
+    """A new backend: a loader plus one register_retriever line; its spec resolves like the built-ins."""
+    from raqo_core.retriever import registry
+
+    seen = {}
+
+    def load(body, *, device="cpu", **kw):
+        seen.update(body=body, device=device, **kw)
+        return random_retriever
+
+    monkeypatch.setattr(registry, "LOADERS", registry.LOADERS.copy())
+    registry.register_retriever("mine", load)
+    assert load_retriever("mine:models/x", device="cuda:1", batch_size=8) is random_retriever
+    assert seen == {"body": "models/x", "device": "cuda:1", "batch_size": 8}
+    assert "mine" in registry.retriever_prefixes()
+    with pytest.raises(RAQOError, match="'mine:…' or the path"):
+        load_retriever("nope:x")
+    with pytest.raises(RAQOError, match="no ':'"):
+        registry.register_retriever("a:b", load)
+
+
+def test_shared_retriever_loads_once_under_concurrent_first_calls(monkeypatch, random_retriever):
+    import threading
+    import time
+
+    from raqo_core.retriever import registry
+
+    calls = []
+
+    def slow(spec, device="cpu"):
+        calls.append(spec)
+        time.sleep(0.2)
+        return random_retriever
+
+    monkeypatch.setattr(registry, "load_retriever", slow)
+    monkeypatch.setattr(registry, "_SHARED", {})
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(registry.shared_retriever("x"))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["x"] and len(got) == 4 and all(g is random_retriever for g in got)
+
+
+def test_batching_helper_checks_and_concatenates():
+    from raqo_core.retriever.batching import check_images, check_texts, encode_in_batches
+
+    spans = []
+    out = encode_in_batches(5, 2, lambda a, b: spans.append((a, b)) or np.full((b - a, 3), a, dtype=np.float64))
+    assert spans == [(0, 2), (2, 4), (4, 5)] and out.dtype == np.float32 and out.flags["C_CONTIGUOUS"]
+    assert out[:, 0].tolist() == [0, 0, 2, 2, 4]
+    with pytest.raises(RAQOError, match="single string 'abc'"):
+        check_texts("abc")
+    with pytest.raises(RAQOError, match=r"texts\[1\] must be a string, got int"):
+        check_texts(["a", 3])
+    with pytest.raises(RAQOError, match="encode_images got an empty list"):
+        check_images([])
+    with pytest.raises(RAQOError, match="a single str"):
+        check_images("cat.png")

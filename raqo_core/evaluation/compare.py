@@ -8,7 +8,7 @@ the first (the reference) query by query (:mod:`raqo_core.evaluation.paired`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -17,42 +17,29 @@ from raqo_core.errors import RAQOError
 from raqo_core.evaluation.evaluate import EvalSetup, TextMap, evaluate
 from raqo_core.evaluation.paired import paired_bootstrap
 from raqo_core.evaluation.recall import DEFAULT_KS, recall_at_k
+from raqo_core.rewriter.factory import RewriterSpec
 
-BASELINES = ("wordnet", "llm-rewrite", "visual-description")
-ROW_MODES = ("recot", "ungrounded", "direct")
+if TYPE_CHECKING:
+    from raqo_core.rewriter.rewriter import RewriterConfig
 
 
 class Row(NamedTuple):
     name: str
-    adapter: str | None  # None: no rewriting; a baseline name; or a RAQO adapter
-    mode: str
-    backend: str | None = None  # the rewriter engine (None: the command's --backend)
+    spec: RewriterSpec  # none, a baseline, or ADAPTER[@MODE][#BACKEND]
 
 
-def parse_row(spec: str) -> Row:
-    """``NAME=ADAPTER[@MODE][#BACKEND]``, ``NAME=<baseline>`` or ``NAME=none`` → :class:`Row`.
-
-    The target is None (no rewriting), a baseline name from :data:`BASELINES` or a RAQO adapter
-    (folder or hub id). Adapter folders may contain ``:`` and ``+`` (``direct:qre+pro``), hence ``@``
-    and ``#``. Modes: ``recot`` (default; grounded concepts), ``ungrounded`` (recot, the concept line
-    unconstrained) and ``direct``. ``#BACKEND`` runs that row on another engine
-    (``#llamacpp:q8_0``, ``#openai:http://127.0.0.1:8080/v1``), so engines compare paired.
-    """
-    name, sep, rest = spec.partition("=")
+def parse_row(row: str) -> Row:
+    """``NAME=SPEC`` → :class:`Row`; ``SPEC`` is a rewriter spec (:class:`~raqo_core.rewriter.factory.RewriterSpec`):
+    ``none`` (no rewriting), a baseline name, or ``ADAPTER[@recot|@ungrounded|@direct][#BACKEND]``.
+    ``ungrounded`` is ReCoT with the concept line unconstrained; ``#BACKEND`` runs that row on another engine
+    (``#llamacpp:q8_0``, ``#openai:http://127.0.0.1:8080/v1``), so engines compare paired."""
+    name, sep, rest = row.partition("=")
     if not sep or not name.strip() or not rest.strip():
-        raise RAQOError(f"row {spec!r} is not NAME=ADAPTER[@MODE][#BACKEND], NAME=<baseline> or NAME=none")
-    rest, hash_, backend = rest.partition("#")
-    if hash_:
-        from raqo_core.rewriter.engines import parse_backend
-
-        parse_backend(backend)
-    adapter, _, mode = rest.rpartition("@") if "@" in rest else (rest, "", "recot")
-    if mode not in ROW_MODES:
-        raise RAQOError(f"row {spec!r}: mode {mode!r} is not one of {ROW_MODES}")
-    target = None if adapter.strip().lower() == "none" else adapter.strip()
-    if hash_ and (target is None or target in BASELINES):
-        raise RAQOError(f"row {spec!r}: only a RAQO adapter row takes a #BACKEND")
-    return Row(name.strip(), target, mode, backend.strip() if hash_ else None)
+        raise RAQOError(f"row {row!r} is not NAME=ADAPTER[@MODE][#BACKEND], NAME=<baseline> or NAME=none")
+    try:
+        return Row(name.strip(), RewriterSpec.parse(rest))
+    except RAQOError as exc:
+        raise RAQOError(f"row {row!r}: {exc}") from None
 
 
 def compare_rewriters(
@@ -92,6 +79,30 @@ def compare_rewriters(
         },
         "ranks": {name: r.tolist() for name, r in ranks.items()},
     }
+
+
+def compare_specs(
+    manifest: Manifest,
+    retriever: Any,
+    rows: Mapping[str, RewriterSpec],
+    setup: EvalSetup,
+    base: RewriterConfig | None = None,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """``raqo compare``: build each row's rewriter from its spec on top of ``base`` (offline, disk-cached),
+    then :func:`compare_rewriters`; the result also records each row's adapter, mode and engine."""
+    from raqo_core.rewriter.factory import offline_config
+
+    cfg = offline_config(base)
+    maps: dict[str, TextMap | None] = {}
+    for name, spec in rows.items():
+        rw = spec.build(cfg, disk_cache=True)
+        maps[name] = None if rw is None else rw.load().as_text_map()
+    res = compare_rewriters(manifest, retriever, maps, setup, n_boot=n_boot, seed=seed)
+    res["rows"] = {name: spec.describe(cfg) for name, spec in rows.items()}
+    return res
 
 
 def compare_markdown(result: Mapping[str, Any]) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from raqo_core.errors import RAQOError
 from raqo_core.evaluation.recall import chunked_similarity_ranks, i2t_ranks, recall_at_k
 from raqo_core.retriever.base import Retriever, check_dim
 
+if TYPE_CHECKING:
+    from raqo_core.rewriter.rewriter import RewriterConfig
+
 TextMap = Callable[[Sequence[str]], list[str]]
 
 
@@ -21,10 +24,10 @@ TextMap = Callable[[Sequence[str]], list[str]]
 class EvalSetup:
     """What to evaluate: split, caption register and an optional query limit."""
 
-    split: str = "test"
-    register: str = "captions"
-    limit: int | None = None
-    batch_size: int = 128
+    split: str = field(default="test", metadata={"help": "manifest split to evaluate"})
+    register: str = field(default="captions", metadata={"help": "caption register used as queries"})
+    limit: int | None = field(default=None, metadata={"help": "evaluate the first N queries per direction (against the full gallery)"})
+    batch_size: int = field(default=128, metadata={"help": "encoding batch size"})
     progress: bool = True
 
     def validate(self) -> None:
@@ -98,3 +101,35 @@ def evaluate(
         "seconds": round(time.time() - t0, 2),
         "t2i_ranks": t2i.tolist(),
     }
+
+
+def evaluate_run(
+    manifest: Manifest,
+    retriever: Retriever,
+    setup: EvalSetup,
+    rewriter: str | None = None,
+    config: RewriterConfig | None = None,
+    *,
+    rewrite_gallery: bool = True,
+) -> tuple[str, dict[str, Any]]:
+    """``raqo eval``: recall with the rewriter ``rewriter`` (built offline and disk-cached from ``config``)
+    in front, or none. Returns the row label and the JSON-ready result (with the rewriter's settings)."""
+    label = f"{retriever.spec} [{setup.register}]"
+    hooks: dict[str, Any] = {}
+    if rewriter:
+        from raqo_core.rewriter.factory import build_rewriter, offline_config
+
+        cfg = offline_config(config)
+        text_map = build_rewriter(rewriter, cfg, disk_cache=True).load().as_text_map()
+        hooks = {"rewrite_queries": text_map, "rewrite_gallery": text_map if rewrite_gallery else None}
+        label += f" + {rewriter}"
+    res = evaluate(manifest, retriever, setup, **hooks)
+    res.pop("t2i_ranks")
+    if rewriter:
+        c = asdict(cfg)
+        res["rewriter"] = {
+            "name": rewriter,
+            **{k: c[k] for k in ("model", "adapter", "mode", "backend")},
+            "grounded": c["grounded_concepts"],
+        }
+    return label, res

@@ -83,8 +83,7 @@ def run_report(
 ) -> dict[str, Any]:
     from raqo_core.evaluation.report import markdown_table, recall_chart
     from raqo_core.io import atomic_write_json, atomic_write_text
-    from raqo_core.rewriter.disk_cache import DiskCachedRewriter
-    from raqo_core.rewriter.factory import build_rewriter
+    from raqo_core.rewriter.factory import build_rewriter, offline_config
 
     t0 = time.time()
     m = load_manifest(data)
@@ -92,9 +91,8 @@ def run_report(
     img_emb = retriever.encode_images([m.image_path(r) for r in test])
     kw = {"t2i_limit": t2i_limit, "i2t_images": i2t_images, "img_emb": img_emb}
 
-    def rw(name: str, **extra: Any) -> Any:
-        inner = build_rewriter(name, model=model, timeout_s=None, **extra)  # offline: no latency budget, no timeouts
-        return DiskCachedRewriter(inner).load()
+    def rw(name: str, **extra: Any) -> Any:  # offline: no latency budget, no timeouts; cached on disk
+        return build_rewriter(name, offline_config(model=model, **extra), disk_cache=True).load()
 
     table1: dict[str, Any] = {"NA": evaluate_rewriter(m, retriever, None, register="user", **kw)}
     if baselines:
@@ -158,3 +156,41 @@ def run_report(
     atomic_write_text(out / "report.md", "\n".join(md))
     recall_chart(table1, out / "report.png", title="Embedded benchmark")
     return result
+
+
+def report_from_run(
+    *,
+    config: str | None = None,
+    runs: str | Path = "runs",
+    adapter: str | None = None,
+    data: str | None = None,
+    retriever: str = "embedded",
+    t2i_limit: int | None = None,
+    i2t_images: int | None = None,
+    baselines: bool = True,
+    out: str | Path = "results/report",
+) -> dict[str, Any]:
+    """``raqo report``: the adapters of a training run (``config``'s run folder under ``runs``: the full recipe
+    and every ablation variant trained), or one ``adapter``; limits default to the config's ``eval`` settings."""
+    from raqo_core.paths import embedded_benchmark_dir
+    from raqo_core.retriever.registry import load_retriever
+
+    adapters: dict[str, str] = {}
+    if config:
+        from raqo_core.training.pipeline import TrainConfig, trained_adapters
+
+        cfg = TrainConfig.from_yaml(config)
+        t2i_limit = t2i_limit or cfg.eval.get("t2i_limit")
+        i2t_images = i2t_images or cfg.eval.get("i2t_images")
+        adapters = trained_adapters(cfg, runs)
+    if adapter:
+        adapters["full"] = adapter
+    return run_report(
+        data=data or str(embedded_benchmark_dir(0)),
+        retriever=load_retriever(retriever),
+        adapters=adapters,
+        out=out,
+        t2i_limit=t2i_limit or 500,
+        i2t_images=i2t_images or 100,
+        baselines=baselines,
+    )

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from raqo_core.errors import RAQOError
+from raqo_core.text import STOPWORDS, caption_vocabulary, tokenize_words
 
 logger = logging.getLogger(__name__)
 
@@ -60,19 +61,6 @@ class Agent(Protocol):
 
 
 # --- offline agent -------------------------------------------------------------------------
-
-WORD = re.compile(r"[a-z][a-z'\-]*")
-STOPWORDS = frozenset(["a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "with", "and", "or", "is", "are", "be", "it", "its"])
-
-
-def tokenize_words(text: str) -> list[str]:
-    return WORD.findall(text.lower())
-
-
-def caption_vocabulary(captions: Sequence[str], min_count: int = 3) -> Counter[str]:
-    """Words of the retriever's training captions, with counts (``min_count`` or more)."""
-    c = Counter(w for t in captions for w in tokenize_words(t))
-    return Counter({w: n for w, n in c.items() if n >= min_count})
 
 
 def context_vectors(captions: Sequence[str], words: set[str]) -> dict[str, dict[str, float]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 from raqo_core.data.manifest import Manifest, load_manifest
 from raqo_core.errors import RAQOError
 from raqo_core.io import atomic_write_json
-from raqo_core.mpade.agents import STOPWORDS, Agent, AgentRequest, tokenize_words
+from raqo_core.mpade.agents import Agent, AgentRequest
 from raqo_core.mpade.assessment import (
     AMBIGUOUS,
     UNAMBIGUOUS,
@@ -34,6 +33,8 @@ from raqo_core.mpade.assessment import (
     top_wrong,
 )
 from raqo_core.mpade.config import MPADEConfig
+from raqo_core.mpade.outputs import build_outputs
+from raqo_core.text import STOPWORDS, caption_vocabulary, tokenize_words
 
 logger = logging.getLogger(__name__)
 RECORDS, DONE = "records.jsonl", "done.txt"
@@ -144,9 +145,6 @@ def run_mpade(
     ``stop_after_chunks`` stops early (as a kill would) — used by the resume tests.
     """
     from tqdm.auto import tqdm
-
-    from raqo_core.mpade.agents import caption_vocabulary
-    from raqo_core.mpade.outputs import build_outputs
 
     cfg = cfg or MPADEConfig()
     cfg.validate()
@@ -311,15 +309,3 @@ def _process_chunk(
                 rec["perturbation"] = {"query": pert[0], "concepts": pert[1], "drop": round(pert[2], 6)}
         records.append(rec)
     return records
-
-
-def sample_none(unambiguous: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` unambiguous queries for D_CCR's None examples, the retriever's rank-1 hits first:
-    those are the queries it certainly needs no help with."""
-    rng = random.Random(seed)
-    pool = sorted(unambiguous, key=lambda r: r["i"])
-    top = [r for r in pool if r.get("rank", 0) == 0]
-    rest = [r for r in pool if r.get("rank", 0) != 0]
-    picked = rng.sample(top, min(n, len(top)))
-    picked += rng.sample(rest, min(n - len(picked), len(rest)))
-    return sorted(picked, key=lambda r: r["i"])

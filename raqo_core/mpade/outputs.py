@@ -1,4 +1,4 @@
-"""Query-pair filtering and the three datasets: D_CCR, D_QRE, D_PRO (JSONL, self-describing lines)."""
+"""Query-pair filtering and the three datasets D_CCR, D_QRE and D_PRO (their records: :mod:`raqo_core.mpade.records`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from raqo_core.errors import RAQOError
-from raqo_core.io import atomic_write_jsonl
 from raqo_core.mpade.config import MPADEConfig
+from raqo_core.mpade.records import CCR_FILE, PRO_FILE, QRE_FILE, Candidate, CCRRecord, PRORecord, QRERecord, write_records
+from raqo_core.text import STOPWORDS, WORD, tokenize_words
 
 
 def clean_concepts(concepts: list[str], max_concepts: int = 3, max_words: int = 6, query: str | None = None) -> list[str]:
@@ -17,8 +18,6 @@ def clean_concepts(concepts: list[str], max_concepts: int = 3, max_words: int = 
     (a deleted half-query is an edit, not a concept), de-duplicate, keep the first ``max_concepts``
     (the agent lists them in the order its edits helped most) and, given the ``query``, list those
     in reading order — a left-to-right scan is what a small model learns."""
-    from raqo_core.mpade.agents import STOPWORDS
-
     out: list[str] = []
     for c in concepts:
         words = c.split()
@@ -92,8 +91,6 @@ def align_words(a: list[str], b: list[str]) -> list[tuple[str, int, int]]:
 
 def _aligned(query: str, rewrite: str) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
     """The query's words with their offsets, and their alignment with the rewrite's words."""
-    from raqo_core.mpade.agents import WORD, tokenize_words
-
     qt = [(m.group(), m.start(), m.end()) for m in WORD.finditer(query.lower())]
     return qt, align_words([t for t, _, _ in qt], tokenize_words(rewrite))
 
@@ -101,8 +98,6 @@ def _aligned(query: str, rewrite: str) -> tuple[list[tuple[str, int, int]], list
 def changed_concepts(query: str, rewrite: str, concepts: list[str]) -> list[str]:
     """The ``concepts`` with at least one word that ``rewrite`` substitutes or deletes: a concept
     line that never names a word the rewrite keeps."""
-    from raqo_core.mpade.agents import WORD
-
     qt, cols = _aligned(query, rewrite)
     edited = {qt[i][0] for op, i, _ in cols if op in ("S", "D")}
     return [c for c in concepts if any(m.group() in edited for m in WORD.finditer(c.lower()))]
@@ -160,8 +155,6 @@ def select_perturbations(amb: list[dict[str, Any]], unamb: list[dict[str, Any]],
 def build_outputs(
     out: Path, records: list[dict[str, Any]], items: list[Any], cfg: MPADEConfig, *, similarity: Any = None
 ) -> dict[str, Any]:
-    from raqo_core.mpade.engine import sample_none
-
     if similarity is None:
         from raqo_core.rewriter.guard import TextSimilarity
 
@@ -177,9 +170,9 @@ def build_outputs(
         "rewrites": sum(not keep[(r["query"], c["text"])] for r in amb for c in r["candidates"]),
         "perturbations": sum(not keep[(r["query"], r["perturbation"]["query"])] for r in pert),
     }
-    d_ccr: list[dict[str, Any]] = []
-    d_qre: list[dict[str, Any]] = []
-    d_pro: list[dict[str, Any]] = []
+    d_ccr: list[CCRRecord] = []
+    d_qre: list[QRERecord] = []
+    d_pro: list[PRORecord] = []
     accepted_lengths = []
     concept_counts: Counter[str] = Counter()
     for r in amb:
@@ -195,36 +188,36 @@ def build_outputs(
                 concepts = changed_concepts(r["query"], kept[0]["text"], concepts)
         concept_counts.update(concepts)
         if concepts:
-            d_ccr.append({"query": r["query"], "concepts": concepts, "source": "ambiguous"})
-        d_qre.append({"query": r["query"], "concepts": concepts, "rewrite": kept[0]["text"], "score": kept[0]["score"]})
+            d_ccr.append(CCRRecord(r["query"], concepts, "ambiguous"))
+        d_qre.append(QRERecord(r["query"], concepts, kept[0]["text"], kept[0]["score"]))
         if len(kept) >= 2:
-            d_pro.append({"query": r["query"], "concepts": concepts, "candidates": kept})
+            d_pro.append(PRORecord(r["query"], concepts, [Candidate(c["text"], c["score"], c.get("source")) for c in kept]))
     for r in pert:
         p = r["perturbation"]
         if not keep[(r["query"], p["query"])]:
             continue
         concept_counts.update(p["concepts"])
-        d_ccr.append({"query": p["query"], "concepts": p["concepts"], "source": "perturbation"})
+        d_ccr.append(CCRRecord(p["query"], p["concepts"], "perturbation"))
         if cfg.perturb_qre:
-            d_qre.append({"query": p["query"], "concepts": p["concepts"], "rewrite": r["query"], "score": r["score"]})
+            d_qre.append(QRERecord(p["query"], p["concepts"], r["query"], r["score"]))
     n_none = round(cfg.none_ratio * len(d_ccr))
     for r in sample_none(unamb, n_none, cfg.seed):
-        d_ccr.append({"query": r["query"], "concepts": [], "source": "unambiguous"})
+        d_ccr.append(CCRRecord(r["query"], [], "unambiguous"))
     if not d_qre:
         raise RAQOError(
             f"MPADE produced no training pairs: {len(amb)} ambiguous queries yielded no accepted rewrite that passed "
             f"filtering (dropped {dropped['rewrites']} rewrites, {dropped['perturbations']} perturbations) and "
             f"{len(pert)} perturbations; try more rounds, a lower filter_threshold, or another agent. Nothing was written."
         )
-    atomic_write_jsonl(out / "D_CCR.jsonl", d_ccr)
-    atomic_write_jsonl(out / "D_QRE.jsonl", d_qre)
-    atomic_write_jsonl(out / "D_PRO.jsonl", d_pro)
+    write_records(out / CCR_FILE, d_ccr)
+    write_records(out / QRE_FILE, d_qre)
+    write_records(out / PRO_FILE, d_pro)
     rounds = max((len(r["accepted_per_round"]) for r in amb), default=0)
     per_round = []
     for k in range(rounds):
         got = sum(1 for r in amb if (r["accepted_per_round"][k] if k < len(r["accepted_per_round"]) else r["accepted_per_round"][-1]) > 0)
         per_round.append(round(got / max(1, len(amb)), 4))
-    lengths = Counter(len(x["candidates"]) for x in d_pro)
+    lengths = Counter(len(x.candidates) for x in d_pro)
     return {
         "counts": {
             "ambiguous": len(amb),
@@ -242,5 +235,17 @@ def build_outputs(
         "acceptance_by_round": per_round,
         "pro_list_lengths": {str(k): v for k, v in sorted(lengths.items())},
         "top_concepts": concept_counts.most_common(25),
-        "examples": [{"query": x["query"], "concepts": x["concepts"], "rewrite": x["rewrite"]} for x in d_qre[:8]],
+        "examples": [{"query": x.query, "concepts": x.concepts, "rewrite": x.rewrite} for x in d_qre[:8]],
     }
+
+
+def sample_none(unambiguous: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` unambiguous queries for D_CCR's None examples, the retriever's rank-1 hits first:
+    those are the queries it certainly needs no help with."""
+    rng = random.Random(seed)
+    pool = sorted(unambiguous, key=lambda r: r["i"])
+    top = [r for r in pool if r.get("rank", 0) == 0]
+    rest = [r for r in pool if r.get("rank", 0) != 0]
+    picked = rng.sample(top, min(n, len(top)))
+    picked += rng.sample(rest, min(n - len(picked), len(rest)))
+    return sorted(picked, key=lambda r: r["i"])

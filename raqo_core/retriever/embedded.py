@@ -30,6 +30,13 @@ def embedded_checkpoint_dir() -> Path:
     return Path(os.environ.get("RAQO_EMBEDDED_RETRIEVER", ASSET_DIR))
 
 
+def load(body: str = "", *, device: str = "cpu", **kwargs: Any) -> Any:
+    """The registry's ``embedded`` entry (the spec takes no arguments)."""
+    if body:
+        raise RAQOError(f"retriever spec 'embedded' takes no arguments, got 'embedded:{body}'")
+    return load_embedded_retriever(device=device, **kwargs)
+
+
 def load_embedded_retriever(device: str = "cpu", **kwargs: Any) -> Any:
     from raqo_core.io import sha256_file
     from raqo_core.retriever.open_clip_backend import OpenCLIPRetriever

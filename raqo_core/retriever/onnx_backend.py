@@ -16,10 +16,17 @@ from typing import Any
 import numpy as np
 
 from raqo_core.errors import RAQOError
-from raqo_core.retriever.base import check_texts
+from raqo_core.retriever.batching import TruncationCheck, check_images, check_texts, encode_in_batches, open_clip_token_count
 
 logger = logging.getLogger(__name__)
 PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def load(body: str, *, device: str = "cpu", **kwargs: Any) -> OnnxCLIPRetriever:
+    """The registry's ``onnx`` entry: ``onnx:DIR``."""
+    if not body:
+        raise RAQOError("retriever spec 'onnx:' names no folder; expected 'onnx:DIR' (made by `raqo export-onnx`)")
+    return OnnxCLIPRetriever(body, device=device, **kwargs)
 
 
 class OnnxCLIPRetriever:
@@ -96,6 +103,7 @@ class OnnxCLIPRetriever:
         self.context_length = int(self.manifest["context_length"])
         self._dim = int(self.manifest["dim"])
         self._tokenizer: Any = None
+        self._check_truncation = TruncationCheck(lambda text: open_clip_token_count(self.tokenizer)(text), self.context_length, self)
         self._preprocess: Any = None
         self._vocab_size = int(self.manifest.get("vocab_size") or 49408)
         self._eot: int | None = None
@@ -172,37 +180,30 @@ class OnnxCLIPRetriever:
         return ids.astype(np.int64, copy=False)
 
     # -- encoding ------------------------------------------------------------------------
-    def encode_token_ids(self, ids: np.ndarray, *, batch_size: int | None = None) -> np.ndarray:
+    def encode_token_ids(self, ids: np.ndarray, *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         ids = self.validate_token_ids(ids)
-        bs = batch_size or self.batch_size
-        return np.concatenate([self._run(self.text_session, "input_ids", ids[a : a + bs]) for a in range(0, len(ids), bs)])
+        return encode_in_batches(
+            len(ids),
+            batch_size or self.batch_size,
+            lambda a, b: self._run(self.text_session, "input_ids", ids[a:b]),
+            progress=progress,
+            desc="encoding texts (onnx)",
+        )
 
     def encode_texts(self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         texts = check_texts(texts)
-        if not texts:
-            raise RAQOError("encode_texts got an empty list; expected at least one text")
-        ids = self.tokenizer(texts).numpy()
-        return self.encode_token_ids(ids, batch_size=batch_size)
+        self._check_truncation(texts)
+        return self.encode_token_ids(self.tokenizer(texts).numpy(), batch_size=batch_size, progress=progress)
 
     def encode_images(self, images: Sequence[Any], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         from raqo_core.data.images import open_rgb
 
-        items = list(images)
-        if not items:
-            raise RAQOError("encode_images got an empty list; expected at least one image or path")
-        bs = batch_size or self.batch_size
-        spans = range(0, len(items), bs)
-        if progress and len(items) > bs:
-            from tqdm.auto import tqdm
+        items = check_images(images)
 
-            spans = tqdm(spans, desc="encoding images (onnx)", unit="batch")
-        out = []
-        for a in spans:
+        def batch(a: int, b: int) -> np.ndarray:
             pix = np.stack(
-                [
-                    self.preprocess(open_rgb(items[i], what=f"images[{i}]", convert=not self.strict_image_mode)).numpy()
-                    for i in range(a, min(a + bs, len(items)))
-                ]
+                [self.preprocess(open_rgb(items[i], what=f"images[{i}]", convert=not self.strict_image_mode)).numpy() for i in range(a, b)]
             ).astype(np.float32)
-            out.append(self._run(self.image_session, "pixel_values", pix))
-        return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+            return self._run(self.image_session, "pixel_values", pix)
+
+        return encode_in_batches(len(items), batch_size or self.batch_size, batch, progress=progress, desc="encoding images (onnx)")

@@ -115,8 +115,8 @@ def export_onnx(
     import torch
 
     from raqo_core.io import atomic_write_json
-    from raqo_core.retriever.base import load_retriever
     from raqo_core.retriever.open_clip_backend import OpenCLIPRetriever, register_model_configs
+    from raqo_core.retriever.registry import load_retriever
 
     src = load_retriever(spec) if isinstance(spec, str) else spec
     if not isinstance(src, OpenCLIPRetriever):

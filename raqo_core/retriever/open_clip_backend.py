@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from raqo_core.errors import RAQOError
-from raqo_core.retriever.base import check_texts
+from raqo_core.retriever.batching import TruncationCheck, check_images, check_texts, encode_in_batches, open_clip_token_count
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +31,16 @@ def register_model_configs() -> None:
         _registered = True
 
 
-def _batches(n: int, size: int) -> list[tuple[int, int]]:
-    return [(i, min(i + size, n)) for i in range(0, n, size)]
-
-
-def _progress(iterable: Any, enabled: bool, desc: str, total: int) -> Any:
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, total=total, unit="batch")
+def load(body: str, *, device: str = "cpu", **kwargs: Any) -> OpenCLIPRetriever:
+    """The registry's ``open_clip`` entry: ``MODEL/TAG``, ``MODEL`` (random weights), ``hf-hub:org/repo`` or ``local-dir:PATH``."""
+    if body.startswith("local-dir:"):
+        return OpenCLIPRetriever.from_local(body[len("local-dir:") :], device=device, **kwargs)
+    if body.startswith("hf-hub:"):
+        return OpenCLIPRetriever(body, device=device, **kwargs)
+    model, _, tag = body.partition("/")
+    if not model:
+        raise RAQOError(f"retriever spec 'open_clip:{body}' names no model; expected 'open_clip:MODEL/TAG', e.g. open_clip:ViT-B-32/openai")
+    return OpenCLIPRetriever(model, pretrained=tag or None, device=device, **kwargs)
 
 
 class OpenCLIPRetriever:
@@ -111,7 +111,7 @@ class OpenCLIPRetriever:
             if hasattr(model, "text_projection") and model.text_projection is not None and model.text_projection.ndim == 2
             else None
         )
-        self._truncation_warned = False
+        self._check_truncation = TruncationCheck(self.count_tokens, self.context_length, self)
 
     @classmethod
     def from_local(cls, path: str | os.PathLike[str], **kwargs: Any) -> OpenCLIPRetriever:
@@ -153,39 +153,24 @@ class OpenCLIPRetriever:
     # -- text ----------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
         """Tokens including start/end markers (what must fit the text context)."""
-        inner = getattr(self.tokenizer, "encode", None)
-        if inner is None:
-            return int((self.tokenizer([text])[0] != 0).sum())
-        return len(inner(text)) + 2
+        return open_clip_token_count(self.tokenizer)(text)
 
     def tokenize(self, texts: Sequence[str]) -> Any:
         """open_clip token ids ``[n, context]``; warns once when a text is truncated."""
-        if not self._truncation_warned:
-            long = [t for t in texts if self.count_tokens(t) > self.context_length]
-            if long:
-                self._truncation_warned = True
-                logger.warning(
-                    "%d text(s) exceed the %d-token context of %s and are truncated, e.g. %r",
-                    len(long),
-                    self.context_length,
-                    self.spec,
-                    long[0][:80],
-                )
+        self._check_truncation(texts)
         return self.tokenizer(list(texts))
 
     def _encode(self, n: int, batch_size: int | None, progress: bool, desc: str, encode: Callable[[int, int], Any]) -> np.ndarray:
-        """Run ``encode(start, end)`` over batches under inference mode; float32 ``[n, dim]``."""
+        """``encode(start, end)`` over batches under inference mode; float32 ``[n, dim]``."""
         import torch
 
-        spans = _batches(n, batch_size or self.batch_size)
         with torch.inference_mode():
-            out = [encode(a, b).float().cpu().numpy() for a, b in _progress(spans, progress and len(spans) > 1, desc, len(spans))]
-        return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+            return encode_in_batches(
+                n, batch_size or self.batch_size, lambda a, b: encode(a, b).float().cpu().numpy(), progress=progress, desc=desc
+            )
 
     def encode_texts(self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         texts = check_texts(texts)
-        if not texts:
-            raise RAQOError("encode_texts got an empty list; expected at least one text")
         return self._encode(
             len(texts),
             batch_size,
@@ -204,9 +189,7 @@ class OpenCLIPRetriever:
     def encode_images(self, images: Sequence[Any], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         import torch
 
-        items = list(images)
-        if not items:
-            raise RAQOError("encode_images got an empty list; expected at least one image or path")
+        items = check_images(images)
         dtype = next(self.model.parameters()).dtype
 
         def batch(a: int, b: int) -> Any:

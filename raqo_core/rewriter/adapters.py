@@ -44,8 +44,7 @@ def resolve_adapter(adapter: str | None, model: str, mode: str = "recot") -> str
         return str(shipped) if shipped and model == "embedded" else None
     if shipped is None:
         raise RAQOError(
-            f"no embedded {ADAPTER_MODE_FOR[mode]} adapter is packaged at {str(d)!r}; train one with "
-            "`raqo train --config training/configs/embedded.yaml`"
+            f"no embedded {ADAPTER_MODE_FOR[mode]} adapter is packaged at {str(d)!r}; train one with `raqo train --config embedded`"
         )
     return str(shipped)
 

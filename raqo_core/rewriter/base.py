@@ -7,6 +7,19 @@ from collections.abc import Callable, Sequence
 from raqo_core.rewriter.result import RewriteResult
 
 
+def check_queries(queries: Sequence[str]) -> list[str]:
+    """A list of strings, checked before any work: a non-string is a programming error, named with its index."""
+    from raqo_core.errors import RAQOError
+
+    if isinstance(queries, str):
+        raise RAQOError("rewrite_batch takes a list of queries, got a single string")
+    out = list(queries)
+    for i, q in enumerate(out):
+        if not isinstance(q, str):
+            raise RAQOError(f"queries[{i}] must be a string, got {type(q).__name__} ({q!r:.40})")
+    return out
+
+
 class QueryRewriter:
     """Subclasses implement :meth:`rewrite_batch` and :attr:`fingerprint`."""
 

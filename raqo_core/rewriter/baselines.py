@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from raqo_core.rewriter import prompt as P
-from raqo_core.rewriter.base import QueryRewriter
+from raqo_core.rewriter.base import QueryRewriter, check_queries
 from raqo_core.rewriter.result import RewriteResult
 
 _STOP = set(
@@ -125,12 +125,13 @@ class _LMBaseline(QueryRewriter):
         raise NotImplementedError
 
     def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
+        queries = check_queries(queries)
         self.load()
         out: list[RewriteResult] = []
         bs = batch_size or self.batch_size
         for a in range(0, len(queries), bs):
             chunk = list(queries[a : a + bs])
-            cleaned = [P.sanitize_query(q, self.max_query_chars) if isinstance(q, str) else "" for q in chunk]
+            cleaned = [P.sanitize_query(q, self.max_query_chars) for q in chunk]
             live = [i for i, c in enumerate(cleaned) if c]
             t0 = time.perf_counter()
             lines: dict[int, str] = {}
@@ -150,8 +151,7 @@ class _LMBaseline(QueryRewriter):
                 except Exception as exc:  # never raise at query time
                     error = f"error: {type(exc).__name__}: {exc}"[:200]
             ms = (time.perf_counter() - t0) * 1000
-            for i, q in enumerate(chunk):
-                qs = q if isinstance(q, str) else str(q)
+            for i, qs in enumerate(chunk):
                 if not cleaned[i]:
                     out.append(RewriteResult.fallback(qs, "empty query", ms))
                 elif error:
@@ -223,13 +223,14 @@ class WordNetExpansion(QueryRewriter):
         return hyp[0] if hyp else None
 
     def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
+        queries = check_queries(queries)
         self.load()
         out = []
         for q in queries:
             t0 = time.perf_counter()
-            clean = P.sanitize_query(q) if isinstance(q, str) else ""
+            clean = P.sanitize_query(q)
             if not clean:
-                out.append(RewriteResult.fallback(str(q), "empty query"))
+                out.append(RewriteResult.fallback(q, "empty query"))
                 continue
             extras: list[str] = []
             words: list[str] = []
@@ -248,3 +249,29 @@ class WordNetExpansion(QueryRewriter):
             else:
                 out.append(RewriteResult(q, f"{clean} ({'; '.join(extras)})", words, True, "rewritten", ms))
         return out
+
+
+# -- factory entries (raqo_core.rewriter.factory): each baseline reads the RewriterConfig fields it uses ----------------
+def _no_adapter(name: str, config: Any) -> None:
+    if config.adapter not in (None, "", "auto"):
+        from raqo_core.errors import RAQOError
+
+        raise RAQOError(f"rewriter {name!r} takes no adapter (got {config.adapter!r}); adapters belong to 'raqo'")
+
+
+def _lm_baseline(cls: type[_LMBaseline], config: Any) -> _LMBaseline:
+    _no_adapter(cls.name, config)
+    return cls(config.model, device=config.device, timeout_s=config.timeout_s, max_query_chars=config.max_query_chars)
+
+
+def build_llm_rewrite(config: Any, api_key: str | None = None) -> _LMBaseline:
+    return _lm_baseline(LLMRewrite, config)
+
+
+def build_visual_description(config: Any, api_key: str | None = None) -> _LMBaseline:
+    return _lm_baseline(VisualDescriptionAppend, config)
+
+
+def build_wordnet(config: Any, api_key: str | None = None) -> WordNetExpansion:
+    _no_adapter(WordNetExpansion.name, config)
+    return WordNetExpansion()

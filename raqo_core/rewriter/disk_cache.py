@@ -11,9 +11,16 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from raqo_core.rewriter.base import QueryRewriter
+from raqo_core.rewriter.base import QueryRewriter, check_queries
 from raqo_core.rewriter.result import RewriteResult
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 class DiskCachedRewriter(QueryRewriter):
@@ -21,9 +28,18 @@ class DiskCachedRewriter(QueryRewriter):
     know its engine (``hf``, ``llamacpp:…``, ``openai:…``) and resolved model, so two engines never
     share a file."""
 
-    def __init__(self, inner: QueryRewriter, cache_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, inner: QueryRewriter, cache_dir: str | os.PathLike[str] | None = None, *, chunk_size: int = 32, progress: bool = True
+    ) -> None:
+        """``chunk_size``: queries rewritten between appends to the file, so a run stopped midway keeps what it did
+        and a re-run resumes; ``progress``: a bar over the chunks when there is more than one."""
+        from raqo_core.errors import RAQOError
         from raqo_core.paths import cache_dir as default_cache
 
+        if chunk_size < 1:
+            raise RAQOError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.chunk_size = chunk_size
+        self.progress = progress
         self.inner = inner
         self._base = Path(cache_dir) if cache_dir else default_cache("rewrites")
         self._path: Path | None = None
@@ -57,17 +73,25 @@ class DiskCachedRewriter(QueryRewriter):
         return self
 
     def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
+        queries = check_queries(queries)
         path = self.path
         misses = list(dict.fromkeys(q for q in queries if q not in self._mem))
-        if misses:
-            fresh = self.inner.rewrite_batch(misses, batch_size)
-            with path.open("a", encoding="utf-8") as fh:
-                for q, r in zip(misses, fresh, strict=True):
+        fresh_map: dict[str, RewriteResult] = {}
+        spans: Any = range(0, len(misses), self.chunk_size)
+        if self.progress and len(spans) > 1:
+            from tqdm.auto import tqdm
+
+            spans = tqdm(spans, desc=f"rewriting {len(misses)} queries", unit="chunk")
+        for a in spans:
+            chunk = misses[a : a + self.chunk_size]
+            fresh = self.inner.rewrite_batch(chunk, batch_size)
+            with path.open("a", encoding="utf-8") as fh:  # one append per chunk: a stopped run keeps every finished chunk
+                if fh.tell() and not _ends_with_newline(path):
+                    fh.write("\n")  # a line torn by a crash stays one (ignored) line, not a prefix of the next
+                for q, r in zip(chunk, fresh, strict=True):
                     if r.cacheable:
                         self._mem[q] = r
                         fh.write(json.dumps({"q": q, "r": r.to_dict()}, ensure_ascii=False) + "\n")
                 fh.flush()
-            fresh_map = dict(zip(misses, fresh, strict=True))
-        else:
-            fresh_map = {}
+            fresh_map.update(zip(chunk, fresh, strict=True))
         return [fresh_map.get(q) or self._mem[q] for q in queries]

@@ -84,19 +84,32 @@ def response_prefix(mode: str) -> str:
     return REWRITE_PREFIX if check_mode(mode) == "direct" else CONCEPTS_PREFIX
 
 
+def format_concepts(concepts: list[str] | None) -> str:
+    """The concept line's body, after ``Concepts:`` (`` crimson; orb``, or `` None``)."""
+    return f" {CONCEPT_SEP.join(c.strip() for c in concepts) if concepts else NONE_TOKEN}"
+
+
+REWRITE_MARKER = f"\n{REWRITE_PREFIX}"  # what follows a named concept line: the rewrite step's prefix
+
+
+def format_rewrite(rewrite: str) -> str:
+    """The rewrite line's body, after ``Rewrite:``."""
+    return f" {rewrite}"
+
+
 def format_response(mode: str, concepts: list[str] | None, rewrite: str | None) -> str:
     """The training target *after* :func:`response_prefix` (inverse of :func:`parse_response`)."""
     check_mode(mode)
     if mode == "direct":
         if not rewrite:
             raise RAQOError("direct mode needs a rewrite")
-        return f" {rewrite}"
-    body = f" {CONCEPT_SEP.join(c.strip() for c in concepts) if concepts else NONE_TOKEN}"
+        return format_rewrite(rewrite)
+    body = format_concepts(concepts)
     if mode == "detect" or not concepts:
         return body
     if not rewrite:
         raise RAQOError("recot mode with concepts needs a rewrite")
-    return f"{body}\n{REWRITE_PREFIX} {rewrite}"
+    return body + REWRITE_MARKER + format_rewrite(rewrite)
 
 
 def _single_line(text: str, max_chars: int) -> str:

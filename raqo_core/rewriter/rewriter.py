@@ -23,7 +23,7 @@ from typing import Any
 
 from raqo_core.errors import RAQOError
 from raqo_core.rewriter import prompt as P
-from raqo_core.rewriter.base import QueryRewriter
+from raqo_core.rewriter.base import QueryRewriter, check_queries
 from raqo_core.rewriter.engines.base import STOP, TIMEOUT
 from raqo_core.rewriter.guard import IntentGuard
 from raqo_core.rewriter.result import RewriteResult
@@ -37,8 +37,11 @@ class RewriterConfig:
 
     model: str = field(default="embedded", metadata={"help": "'embedded' (SmolLM2-135M-Instruct), an HF id or a local folder"})
     adapter: str | None = field(
-        default=None,
-        metadata={"help": "peft LoRA adapter folder or hub id; 'auto' = the shipped embedded adapter for the embedded base and this mode"},
+        default="auto",
+        metadata={
+            "help": "peft LoRA adapter folder or hub id; 'auto' (default) = the adapter shipped for the embedded base and this mode "
+            "(none for other bases); None = the base model alone"
+        },
     )
     mode: str = field(default="recot", metadata={"help": "recot | direct | detect"})
     guard_threshold: float | None = field(default=0.5, metadata={"help": "min MiniLM similarity original↔rewrite; None disables"})
@@ -109,6 +112,11 @@ def config_help(name: str) -> str:
     return str(RewriterConfig.__dataclass_fields__[name].metadata.get("help", ""))
 
 
+def build(config: RewriterConfig, api_key: str | None = None) -> Rewriter:
+    """The ``raqo`` entry of :mod:`raqo_core.rewriter.factory`."""
+    return Rewriter(config, api_key=api_key)
+
+
 def _norm_key(q: str) -> str:
     return " ".join(q.lower().split())
 
@@ -127,9 +135,7 @@ class Rewriter(QueryRewriter):
     ) -> None:
         """``generator``: an already-built engine (see :mod:`raqo_core.rewriter.engines`) instead of
         ``config.backend``; ``api_key``: for ``openai`` (else the ``config.api_key_env`` variable)."""
-        cfg = config or RewriterConfig()
-        if overrides:
-            cfg = RewriterConfig(**{**asdict(cfg), **overrides})
+        cfg = RewriterConfig(**{**asdict(config or RewriterConfig()), **overrides})  # a copy: the caller's config stays as it was
         cfg.validate()
         from raqo_core.rewriter.adapters import resolve_adapter
 
@@ -217,15 +223,11 @@ class Rewriter(QueryRewriter):
     # -- public API ----------------------------------------------------------------------
     def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
         """Rewrite many queries; results are identical to single calls (greedy decoding)."""
-        if isinstance(queries, str):
-            raise RAQOError("rewrite_batch takes a list of queries, got a single string")
+        queries = check_queries(queries)  # a non-string is a programming error, not a query: said before any work
         results: list[RewriteResult | None] = [None] * len(queries)
         pending: list[tuple[int, str, str]] = []  # (index, original, sanitised)
         for i, q in enumerate(queries):
             self.stats["calls"] += 1
-            if not isinstance(q, str):
-                results[i] = RewriteResult.fallback(str(q), f"error: query must be a string, got {type(q).__name__}")
-                continue
             clean = P.sanitize_query(q, self.config.max_query_chars)
             if not clean:
                 results[i] = RewriteResult.fallback(q, "empty query")

@@ -1,4 +1,4 @@
-"""Training examples for the three stages, built from MPADE's JSONL.
+"""Training examples for the three stages, built from MPADE's records (:mod:`raqo_core.mpade.records`).
 
 Targets follow the ReCoT answer format of :mod:`raqo_core.rewriter.prompt`, with the assistant
 turn prefilled by ``Concepts:`` exactly as at inference:
@@ -15,65 +15,16 @@ at inference — so no token merges across the boundary.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from raqo_core.errors import RAQOError
-from raqo_core.io import read_jsonl
+from raqo_core.mpade.records import CCRRecord, PRORecord, QRERecord
 from raqo_core.rewriter import prompt as P
 from raqo_core.rewriter.engines.template import render_chat
-
-
-def _check(path: Path, recs: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
-    if not recs:
-        raise RAQOError(f"{path}: empty dataset; expected MPADE output with at least one record")
-    for i, r in enumerate(recs, start=1):
-        for k in keys:
-            if k not in r:
-                raise RAQOError(f"{path}:{i}: missing field {k!r}; expected fields {keys}")
-        if not isinstance(r["query"], str) or not r["query"].strip():
-            raise RAQOError(f"{path}:{i}: field 'query' must be a non-empty string")
-        if "concepts" in keys and not isinstance(r["concepts"], list):
-            raise RAQOError(f"{path}:{i}: field 'concepts' must be a list (empty = None)")
-
-
-def load_ccr(path: str | Path) -> list[dict[str, Any]]:
-    p = Path(path)
-    recs = read_jsonl(p)
-    _check(p, recs, ("query", "concepts"))
-    return recs
-
-
-def load_qre(path: str | Path) -> list[dict[str, Any]]:
-    p = Path(path)
-    recs = read_jsonl(p)
-    _check(p, recs, ("query", "concepts", "rewrite"))
-    return recs
-
-
-def load_pro(path: str | Path, min_len: int = 2) -> list[dict[str, Any]]:
-    p = Path(path)
-    recs = read_jsonl(p)
-    _check(p, recs, ("query", "concepts", "candidates"))
-    for i, r in enumerate(recs, start=1):
-        c = r["candidates"]
-        if not isinstance(c, list) or len(c) < min_len:
-            raise RAQOError(f"{p}:{i}: PRO list of {len(c) if isinstance(c, list) else 0} candidates; expected at least {min_len}")
-        scores = [x.get("score") for x in c]
-        if any(not isinstance(s, int | float) for s in scores):
-            raise RAQOError(f"{p}:{i}: every candidate needs a numeric 'score'")
-        if scores != sorted(scores, reverse=True):
-            raise RAQOError(f"{p}:{i}: candidates must be sorted best-first by score")
-    return recs
 
 
 def prompt_for(tokenizer: Any, query: str, mode: str = "recot") -> str:
     """The inference prompt (chat template + prefilled response prefix)."""
     return render_chat(tokenizer, P.messages(P.sanitize_query(query), mode), P.response_prefix(mode))
-
-
-def concept_context(concepts: list[str]) -> str:
-    return f" {P.CONCEPT_SEP.join(concepts)}\n{P.REWRITE_PREFIX}"
 
 
 def _encode(tokenizer: Any, prompt: str, completion: str, eos: bool, max_length: int) -> dict[str, list[int]]:
@@ -84,14 +35,13 @@ def _encode(tokenizer: Any, prompt: str, completion: str, eos: bool, max_length:
     return {"input_ids": ids, "completion_mask": mask}
 
 
-def ccd_examples(tokenizer: Any, recs: list[dict[str, Any]], max_length: int = 256) -> list[dict[str, list[int]]]:
+def ccd_examples(tokenizer: Any, recs: list[CCRRecord], max_length: int = 256) -> list[dict[str, list[int]]]:
+    """The concept line, then the rewrite marker (named concepts) or the end of the answer (None)."""
     out = []
     for r in recs:
-        prompt = prompt_for(tokenizer, r["query"], "recot")
-        if r["concepts"]:
-            out.append(_encode(tokenizer, prompt, concept_context(r["concepts"]), False, max_length))
-        else:
-            out.append(_encode(tokenizer, prompt, f" {P.NONE_TOKEN}", True, max_length))
+        line = P.format_response("detect", r.concepts, None)
+        completion = line + P.REWRITE_MARKER if r.concepts else line
+        out.append(_encode(tokenizer, prompt_for(tokenizer, r.query, "recot"), completion, not r.concepts, max_length))
     return out
 
 
@@ -101,15 +51,15 @@ def rewrite_context(tokenizer: Any, query: str, concepts: list[str], mode: str) 
         return prompt_for(tokenizer, query, "direct")
     if not concepts:
         return None
-    return prompt_for(tokenizer, query, "recot") + concept_context(concepts)
+    return prompt_for(tokenizer, query, "recot") + P.format_concepts(concepts) + P.REWRITE_MARKER
 
 
-def qre_examples(tokenizer: Any, recs: list[dict[str, Any]], mode: str = "recot", max_length: int = 256) -> list[dict[str, list[int]]]:
+def qre_examples(tokenizer: Any, recs: list[QRERecord], mode: str = "recot", max_length: int = 256) -> list[dict[str, list[int]]]:
     out = []
     for r in recs:
-        ctx = rewrite_context(tokenizer, r["query"], r["concepts"], mode)
+        ctx = rewrite_context(tokenizer, r.query, r.concepts, mode)
         if ctx is not None:
-            out.append(_encode(tokenizer, ctx, f" {r['rewrite']}", True, max_length))
+            out.append(_encode(tokenizer, ctx, P.format_rewrite(r.rewrite), True, max_length))
     return out
 
 
@@ -124,7 +74,7 @@ def spread(items: list[Any], n: int) -> list[Any]:
 
 
 def pro_examples(
-    tokenizer: Any, recs: list[dict[str, Any]], mode: str = "recot", max_candidates: int = 5, max_length: int = 256
+    tokenizer: Any, recs: list[PRORecord], mode: str = "recot", max_candidates: int = 5, max_length: int = 256
 ) -> list[dict[str, Any]]:
     """One example per list: tokenized candidates (best-first) and their rewards.
 
@@ -133,10 +83,10 @@ def pro_examples(
     little gradient, while the bottom holds the partial rewrites the model should learn to avoid."""
     out = []
     for r in recs:
-        ctx = rewrite_context(tokenizer, r["query"], r["concepts"], mode)
+        ctx = rewrite_context(tokenizer, r.query, r.concepts, mode)
         if ctx is None:
             continue
-        cands = spread(r["candidates"], max_candidates)
-        enc = [_encode(tokenizer, ctx, f" {c['text']}", True, max_length) for c in cands]
-        out.append({"candidates": enc, "rewards": [float(c["score"]) for c in cands]})
+        cands = spread(r.candidates, max_candidates)
+        enc = [_encode(tokenizer, ctx, P.format_rewrite(c.text), True, max_length) for c in cands]
+        out.append({"candidates": enc, "rewards": [float(c.score) for c in cands]})
     return out

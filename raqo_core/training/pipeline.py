@@ -17,89 +17,144 @@ from typing import Any
 
 from raqo_core.errors import RAQOError
 from raqo_core.io import atomic_write_json
-from raqo_core.training.stages import STAGES, LoraSettings, StageConfig, stage_done
+from raqo_core.training.stages import get_stage, stage_names
+from raqo_core.training.stages.base import LoraSettings, StageConfig, StageContext, stage_done
 
-ABLATIONS: dict[str, dict[str, Any]] = {
-    "full": {"mode": "recot", "stages": ["ccd", "qre", "pro"]},
-    "no_recot": {"mode": "direct", "stages": ["qre", "pro"]},
-    "no_ccr": {"mode": "recot", "stages": ["qre", "pro"]},
-    "no_qre": {"mode": "recot", "stages": ["ccd", "pro"]},
-    "no_pro": {"mode": "recot", "stages": ["ccd", "qre"]},
-}
+MODES = ("recot", "direct")
+
+
+def ablations() -> dict[str, tuple[str, list[str]]]:
+    """Table 4's variants → (mode, stages): the full recipe, no ReCoT (direct mode, the stages that train
+    it) and each registered stage left out."""
+    full = list(stage_names())
+    out = {"full": ("recot", full), "no_recot": ("direct", [s for s in full if "direct" in get_stage(s).modes])}
+    for s in full:
+        out[get_stage(s).ablation] = ("recot", [x for x in full if x != s])
+    return out
 
 
 @dataclass
 class TrainConfig:
-    """A training recipe (``training/configs/*.yaml``)."""
+    """A training recipe (a preset in ``raqo_core/training/presets/``, linked from ``training/configs/``, or a YAML file). Each stage's settings sit under its name
+    (``ccd: {lr: …}``); they are that stage's ``config_class`` fields."""
 
     name: str = field(default="run", metadata={"help": "run name; outputs go to <out>/<name>"})
     data: str = field(default="embedded", metadata={"help": "'embedded' (the embedded benchmark) or a dataset folder"})
     retriever: str = field(default="embedded", metadata={"help": "retriever spec the adapter is trained for"})
     base_model: str = field(default="embedded", metadata={"help": "'embedded' (SmolLM2-135M-Instruct), an HF id or folder"})
     mode: str = field(default="recot", metadata={"help": "recot | direct (Table 4: no ReCoT)"})
-    stages: list[str] = field(default_factory=lambda: ["ccd", "qre", "pro"], metadata={"help": "stages to run, in order"})
+    stages: list[str] = field(default_factory=lambda: list(stage_names()), metadata={"help": "stages to run, in order"})
     seed: int = 0
     threads: int | None = None
     mpade_dir: str | None = field(default=None, metadata={"help": "reuse MPADE outputs from this folder"})
     mpade: dict[str, Any] = field(default_factory=dict, metadata={"help": "MPADEConfig fields"})
     lora: dict[str, Any] = field(default_factory=dict, metadata={"help": "LoraSettings fields"})
-    ccd: dict[str, Any] = field(default_factory=dict, metadata={"help": "StageConfig fields for CCD-SFT"})
-    qre: dict[str, Any] = field(default_factory=dict, metadata={"help": "StageConfig fields for QRE-SFT"})
-    pro: dict[str, Any] = field(default_factory=dict, metadata={"help": "StageConfig fields for PRO"})
+    stage_settings: dict[str, dict[str, Any]] = field(
+        default_factory=dict, metadata={"help": "per-stage settings by stage name (in YAML: top-level keys ccd:, qre:, pro: …)"}
+    )
     eval: dict[str, Any] = field(default_factory=dict, metadata={"help": "raqo report settings (limits)"})
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrainConfig:
+        """A config file, or a preset shipped with the package by name (:func:`preset_names`: ``quick``, ``embedded``, ``paper``)."""
         import yaml
 
-        p = Path(path)
-        if not p.is_file():
-            raise RAQOError(f"training config not found: {str(p)!r}")
+        p = resolve_config(path)
         raw = yaml.safe_load(p.read_text()) or {}
         if not isinstance(raw, dict):
             raise RAQOError(f"{p}: expected a mapping of settings")
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"stage_settings"}
+        per_stage = {k: raw.pop(k) for k in list(raw) if k in stage_names()}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise RAQOError(f"{p}: unknown setting(s) {unknown}; expected some of {sorted(known)}")
-        cfg = cls(**raw)
-        cfg.validate()
+            raise RAQOError(f"{p}: unknown setting(s) {unknown}; expected some of {sorted(known | set(stage_names()))}")
+        bad = [k for k, v in per_stage.items() if not isinstance(v, dict)]
+        if bad:
+            raise RAQOError(f"{p}: stage settings {bad} must be mappings of that stage's fields")
+        cfg = cls(**raw, stage_settings=per_stage)
+        try:
+            cfg.validate()
+        except RAQOError as exc:
+            raise RAQOError(f"{p}: {exc}") from None
         return cfg
 
     def validate(self) -> None:
         from raqo_core.mpade.config import MPADEConfig
 
-        if self.mode not in ("recot", "direct"):
-            raise RAQOError(f"mode must be 'recot' or 'direct', got {self.mode!r}")
-        bad = [s for s in self.stages if s not in STAGES]
+        if self.mode not in MODES:
+            raise RAQOError(f"mode must be one of {MODES}, got {self.mode!r}")
+        names = stage_names()
+        bad = [s for s in self.stages if s not in names]
         if bad or not self.stages:
-            raise RAQOError(f"stages must be a non-empty subset of {STAGES} in order, got {self.stages}")
-        if self.mode == "direct" and "ccd" in self.stages:
-            raise RAQOError("mode 'direct' (no ReCoT) has no concept detection: drop 'ccd' from stages")
-        if [s for s in STAGES if s in self.stages] != list(self.stages):
-            raise RAQOError(f"stages must keep the order ccd → qre → pro, got {self.stages}")
-        for name in ("ccd", "qre", "pro"):
-            self.stage(name).validate(name)
+            raise RAQOError(f"stages must be a non-empty subset of {names} in order, got {self.stages}")
+        if [s for s in names if s in self.stages] != list(self.stages):
+            raise RAQOError(f"stages must keep the order {' → '.join(names)}, got {self.stages}")
+        for s in self.stages:
+            if self.mode not in get_stage(s).modes:
+                raise RAQOError(f"stage {s!r} does not train mode {self.mode!r} (it trains {get_stage(s).modes}): drop it from stages")
+        unknown = sorted(set(self.stage_settings) - set(names))
+        if unknown:
+            raise RAQOError(f"settings for unknown stage(s) {unknown}; expected some of {names}")
+        for s in names:
+            self.stage(s)
         MPADEConfig(**self.mpade).validate()
         LoraSettings(**self.lora)
 
     def stage(self, name: str) -> StageConfig:
+        """The settings of stage ``name`` (its ``config_class``, checked)."""
         try:
-            return StageConfig(**getattr(self, name))
+            return get_stage(name).config_class(**self.stage_settings.get(name, {}))
         except TypeError as exc:
             raise RAQOError(f"stage {name!r}: {exc}") from None
+
+    def variant(self, name: str) -> TrainConfig:
+        """The recipe of Table 4's variant ``name`` (see :func:`ablations`)."""
+        table = ablations()
+        if name not in table:
+            raise RAQOError(f"unknown ablation {name!r}; expected one of {list(table)}")
+        mode, stages = table[name]
+        return self if name == "full" else dataclasses.replace(self, mode=mode, stages=stages)
+
+    def data_dir(self) -> Path:
+        if self.data == "embedded":
+            from raqo_core.paths import embedded_benchmark_dir
+
+            return embedded_benchmark_dir(0)
+        return Path(self.data)
+
+
+PRESETS = Path(__file__).resolve().parent / "presets"
+
+
+def preset_names() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in PRESETS.glob("*.yaml")))
+
+
+def resolve_config(path: str | Path) -> Path:
+    """``path`` if it is a file, else the shipped preset of that name (``embedded`` or ``embedded.yaml``)."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    preset = PRESETS / f"{p.stem}.yaml"
+    if p.parent == Path(".") and preset.is_file():
+        return preset
+    raise RAQOError(f"training config not found: {str(p)!r}; expected a YAML file or a preset name: {', '.join(preset_names())}")
 
 
 def chain_name(mode: str, stages: list[str]) -> str:
     return ("direct:" if mode == "direct" else "") + "+".join(stages)
 
 
-def _data_dir(cfg: TrainConfig) -> Path:
-    if cfg.data == "embedded":
-        from raqo_core.paths import embedded_benchmark_dir
-
-        return embedded_benchmark_dir(0)
-    return Path(cfg.data)
+def trained_adapters(cfg: TrainConfig, runs: str | Path = "runs") -> dict[str, str]:
+    """Table 4's variants whose adapters a run folder holds: variant → that chain's own stage adapter
+    (``full``: the same weights as ``<run>/adapter``)."""
+    run = Path(runs) / cfg.name
+    out = {}
+    for v, (mode, stages) in ablations().items():
+        d = run / chain_name(mode, stages) / "adapter"
+        if (d / "adapter_config.json").is_file():
+            out[v] = str(d)
+    return out
 
 
 def check_mined_with(d: Path, requested: dict[str, Any]) -> None:
@@ -117,53 +172,36 @@ def check_mined_with(d: Path, requested: dict[str, Any]) -> None:
             )
 
 
+def check_mined_for(d: Path, retriever_fp: str) -> dict[str, Any]:
+    """MPADE's meta, after checking it was mined against this retriever (before any stage trains)."""
+    meta = json.loads((d / "meta.json").read_text())
+    if meta.get("retriever_fingerprint") not in (None, retriever_fp):
+        raise RAQOError(
+            f"MPADE outputs in {d} were mined with retriever {meta['retriever_fingerprint']!r}, "
+            f"not {retriever_fp!r}; re-run MPADE for this retriever"
+        )
+    return dict(meta)
+
+
 def ensure_mpade(cfg: TrainConfig, run: Path) -> Path:
     """MPADE outputs for this run (reused when present)."""
+    from raqo_core.mpade.records import QRE_FILE
+
     d = Path(cfg.mpade_dir) if cfg.mpade_dir else run / "mpade"
-    if (d / "meta.json").is_file() and (d / "D_QRE.jsonl").is_file():
+    if (d / "meta.json").is_file() and (d / QRE_FILE).is_file():
         check_mined_with(d, cfg.mpade)
         return d
     from raqo_core.data.manifest import load_manifest
     from raqo_core.mpade.agents import OfflineAgent
     from raqo_core.mpade.config import MPADEConfig
     from raqo_core.mpade.engine import run_mpade
-    from raqo_core.retriever.base import shared_retriever
+    from raqo_core.retriever.registry import shared_retriever
 
-    m = load_manifest(_data_dir(cfg))
+    m = load_manifest(cfg.data_dir())
     r = shared_retriever(cfg.retriever)
     agent = OfflineAgent.from_manifest(r, m)
     run_mpade(m, r, agent, d, MPADEConfig(**cfg.mpade), vocabulary=agent.vocab)
     return d
-
-
-def _with_policy_candidates(
-    cfg: TrainConfig, sc: StageConfig, lists: list[dict[str, Any]], sdir: Path, prev: Path | None, mpade: Path
-) -> list[dict[str, Any]]:
-    """The PRO lists this stage trains on, with the stage-start model's own scored rewrites added."""
-    from raqo_core.data.manifest import load_manifest
-    from raqo_core.retriever.base import shared_retriever
-    from raqo_core.training.policy import add_policy_candidates
-    from raqo_core.training.stages import _subset
-
-    lists = _subset([r for r in lists if r["concepts"] or cfg.mode == "direct"], sc.max_examples, cfg.seed)
-    sdir.mkdir(parents=True, exist_ok=True)
-    mined = json.loads((mpade / "meta.json").read_text()).get("config", {})
-    return add_policy_candidates(
-        lists,
-        sdir / "D_PRO.policy.jsonl",
-        base=cfg.base_model,
-        adapter=prev,
-        retriever=shared_retriever(cfg.retriever),
-        manifest=load_manifest(_data_dir(cfg)),
-        split=cfg.mpade.get("split", "train"),
-        register=cfg.mpade.get("register", "user"),
-        mode=cfg.mode,
-        samples=sc.policy_samples,
-        temperature=sc.policy_temperature,
-        score=mined.get("score", "cosine"),  # policy rewrites are scored exactly like MPADE's candidates
-        score_scale=float(mined.get("score_scale", 100.0)),
-        seed=cfg.seed,
-    )
 
 
 def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = True) -> dict[str, Any]:
@@ -172,11 +210,10 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = 
     ``publish=False`` (Table 4's ablation variants, which share the run folder): the chain's own
     stage adapter is the result; ``<run>/adapter`` and ``train_summary.json`` stay the recipe's."""
     import torch
+    from transformers import AutoTokenizer
 
-    from raqo_core.retriever.base import shared_retriever
+    from raqo_core.retriever.registry import shared_retriever
     from raqo_core.rewriter.models import resolve_base
-    from raqo_core.training import data as D
-    from raqo_core.training.stages import _subset, train_pro_stage, train_sft_stage
 
     cfg.validate()
     if cfg.threads:
@@ -185,55 +222,22 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = 
     run.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     mpade = ensure_mpade(cfg, run)
-    from transformers import AutoTokenizer
-
+    retriever_fp = shared_retriever(cfg.retriever).fingerprint
+    meta_m = check_mined_for(mpade, retriever_fp)
     tok = AutoTokenizer.from_pretrained(resolve_base(cfg.base_model)[0])
     lora = LoraSettings(**cfg.lora)
     prev: Path | None = None
-    done_stages: list[str] = []
     summary: dict[str, Any] = {"name": cfg.name, "mode": cfg.mode, "stages": {}, "mpade": str(mpade)}
-    for stage in cfg.stages:
-        done_stages.append(stage)
-        sdir = run / chain_name(cfg.mode, done_stages)
+    for n, stage in enumerate(cfg.stages):
+        sdir = run / chain_name(cfg.mode, cfg.stages[: n + 1])
         info = stage_done(sdir)
         if info is None:
-            sc = cfg.stage(stage)
-            if stage == "ccd":
-                ex = D.ccd_examples(tok, D.load_ccr(mpade / "D_CCR.jsonl"), sc.max_length)
-                info = train_sft_stage("ccd", ex, sdir, base=cfg.base_model, init_adapter=prev, cfg=sc, lora=lora, seed=cfg.seed)
-            elif stage == "qre":
-                ex = D.qre_examples(tok, D.load_qre(mpade / "D_QRE.jsonl"), cfg.mode, sc.max_length)
-                if sc.replay > 0 and cfg.mode == "recot" and "ccd" in done_stages:
-                    # rehearsal: without it, rewrite-only training overwrites the concept step (measured:
-                    # the model then answers the concept line with a rewrite and every query falls back)
-                    ex = _subset(ex, sc.max_examples, cfg.seed)
-                    ccd = D.ccd_examples(tok, D.load_ccr(mpade / "D_CCR.jsonl"), sc.max_length)
-                    ex = _subset(ex + _subset(ccd, round(sc.replay * len(ex)), cfg.seed + 1), None, cfg.seed)
-                    sc = dataclasses.replace(sc, max_examples=None)
-                info = train_sft_stage("qre", ex, sdir, base=cfg.base_model, init_adapter=prev, cfg=sc, lora=lora, seed=cfg.seed)
-            else:
-                lists = D.load_pro(mpade / "D_PRO.jsonl")
-                if sc.policy_samples:
-                    lists = _with_policy_candidates(cfg, sc, lists, sdir, prev, mpade)
-                    sc = dataclasses.replace(sc, max_examples=None)  # the subset was taken before generating
-                ex = D.pro_examples(tok, lists, cfg.mode, sc.ranking_length, sc.max_length)
-                rehearse = None
-                if sc.replay > 0 and cfg.mode == "recot" and "ccd" in done_stages:  # PRO trains rewrites only, too
-                    rehearse = D.ccd_examples(tok, D.load_ccr(mpade / "D_CCR.jsonl"), sc.max_length)
-                info = train_pro_stage(ex, sdir, base=cfg.base_model, init_adapter=prev, cfg=sc, lora=lora, seed=cfg.seed, replay=rehearse)
-        summary["stages"][stage] = {"dir": str(sdir), **{k: info[k] for k in ("examples", "seconds", "metrics")}}
-        if (sdir / "D_PRO.policy.json").is_file():
-            summary["stages"][stage]["policy_candidates"] = json.loads((sdir / "D_PRO.policy.json").read_text())
+            ctx = StageContext(cfg, mpade, tok, lora, prev, tuple(cfg.stages[:n]))
+            info = get_stage(stage)().train(ctx, cfg.stage(stage), sdir)
+        summary["stages"][stage] = {"dir": str(sdir), **{k: v for k, v in info.items() if k not in ("stage", "done", "config")}}
         prev = sdir / "adapter"
     assert prev is not None
     final = run / "adapter"
-    meta_m = json.loads((mpade / "meta.json").read_text())
-    retriever_fp = shared_retriever(cfg.retriever).fingerprint
-    if meta_m.get("retriever_fingerprint") not in (None, retriever_fp):
-        raise RAQOError(
-            f"MPADE outputs in {mpade} were mined with retriever {meta_m['retriever_fingerprint']!r}, "
-            f"not {retriever_fp!r}; re-run MPADE for this retriever"
-        )
     adapter_meta = {
         "retriever": cfg.retriever,
         "retriever_fingerprint": retriever_fp,
@@ -255,3 +259,9 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = 
     summary["adapter"] = str(final)
     atomic_write_json(run / "train_summary.json", summary)
     return summary
+
+
+def train_variants(cfg: TrainConfig, out: str | Path = "runs", *, with_ablations: bool = False) -> dict[str, dict[str, Any]]:
+    """``raqo train``: the recipe, and with ``with_ablations`` every Table 4 variant (sharing the run folder's stages)."""
+    names = list(ablations()) if with_ablations else ["full"]
+    return {v: run_training(cfg.variant(v), out, publish=v == "full") for v in names}

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from raqo_core.errors import RAQOError
-from raqo_core.io import atomic_write_json, atomic_write_jsonl, read_jsonl
+from raqo_core.io import atomic_write_json
+from raqo_core.mpade.records import Candidate, PRORecord, read_pro, write_records
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +34,15 @@ def target_images(manifest: Any, split: str, register: str) -> dict[str, Any]:
     return {t: r for t, r in seen.items() if t not in dup}
 
 
-def merge_candidates(candidates: list[dict[str, Any]], extra: list[tuple[str, float]]) -> list[dict[str, Any]]:
+def merge_candidates(candidates: list[Candidate], extra: list[tuple[str, float]]) -> list[Candidate]:
     """MPADE's candidates plus new (text, score) ones, deduplicated (MPADE's entry wins), best-first."""
-    known = {c["text"] for c in candidates}
+    known = {c.text for c in candidates}
     out = list(candidates)
     for text, score in extra:
         if text and text not in known:
             known.add(text)
-            out.append({"text": text, "score": round(float(score), 6), "source": "policy"})
-    return sorted(out, key=lambda c: -c["score"])
+            out.append(Candidate(text, round(float(score), 6), "policy"))
+    return sorted(out, key=lambda c: -c.score)
 
 
 def _rewrite(completion: str) -> str:
@@ -55,7 +56,7 @@ def _rewrite(completion: str) -> str:
 
 
 def add_policy_candidates(
-    recs: list[dict[str, Any]],
+    recs: list[PRORecord],
     out: Path,
     *,
     base: str,
@@ -72,8 +73,8 @@ def add_policy_candidates(
     score_scale: float = 100.0,
     seed: int = 0,
     device: str | None = None,
-) -> list[dict[str, Any]]:
-    """``recs`` (D_PRO lines) with ``samples`` rewrites of the stage-start model added to each list:
+) -> list[PRORecord]:
+    """``recs`` (D_PRO lists) with ``samples`` rewrites of the stage-start model added to each list:
     one greedy, the rest sampled at ``temperature``. Written to ``out`` (atomic) and reused from
     there when the stage resumes, so a killed run does not regenerate; counts and seconds go to the
     ``.json`` beside it. ``device=None`` generates on the GPU when torch finds one."""
@@ -81,10 +82,10 @@ def add_policy_candidates(
         raise RAQOError(f"policy samples must be >= 1, got {samples}")
     stats_path = out.with_suffix(".json")
     if out.is_file() and stats_path.is_file():
-        cached = read_jsonl(out)
+        cached = read_pro(out, min_len=1)
         st = json.loads(stats_path.read_text())
         same_score = st.get("score", "cosine") == score
-        if same_score and [r["query"] for r in cached] == [r["query"] for r in recs]:
+        if same_score and [r.query for r in cached] == [r.query for r in recs]:
             return cached
     import functools
     import time
@@ -100,7 +101,7 @@ def add_policy_candidates(
 
     t0 = time.time()
     targets = target_images(manifest, split, register)
-    todo = [i for i, r in enumerate(recs) if r["query"] in targets]
+    todo = [i for i, r in enumerate(recs) if r.query in targets]
     if len(todo) < len(recs):
         log.warning(
             "%d of %d PRO lists have no single target image in %s/%s; they keep MPADE's candidates only",
@@ -110,7 +111,7 @@ def add_policy_candidates(
             register,
         )
     if device is None:
-        from raqo_core.training.stages import has_cuda
+        from raqo_core.training.stages.base import has_cuda
 
         device = "cuda" if has_cuda() else "cpu"
     lm = load_causal_lm(base, adapter=str(adapter) if adapter else None, device=device)
@@ -118,7 +119,7 @@ def add_policy_candidates(
     texts: dict[int, list[str]] = {}
     for s in tqdm(range(0, len(todo), batch_size), desc="PRO policy rewrites", unit="batch"):
         idx = todo[s : s + batch_size]
-        prompts = [rewrite_context(lm.tokenizer, recs[i]["query"], recs[i]["concepts"], mode) for i in idx]
+        prompts = [rewrite_context(lm.tokenizer, recs[i].query, recs[i].concepts, mode) for i in idx]
         keep = [(i, p) for i, p in zip(idx, prompts, strict=True) if p is not None]
         if not keep:
             continue
@@ -139,23 +140,23 @@ def add_policy_candidates(
         gallery = (
             manifest.split(split)
             if score == "contrastive"
-            else list({targets[recs[i]["query"]].image_id: targets[recs[i]["query"]] for i in texts}.values())
+            else list({targets[recs[i].query].image_id: targets[recs[i].query] for i in texts}.values())
         )
         img_index = {r.image_id: n for n, r in enumerate(gallery)}
         img_emb = retriever.encode_images([manifest.image_path(r) for r in gallery])
         emb = retriever.encode_texts([t for _, t in flat])
-        tgt = np.asarray([img_index[targets[recs[i]["query"]].image_id] for i, _ in flat])
+        tgt = np.asarray([img_index[targets[recs[i].query].image_id] for i, _ in flat])
         for (i, t), sc in zip(flat, target_scores(emb, img_emb, tgt, kind=score, scale=score_scale), strict=True):
             extra.setdefault(i, []).append((t, float(sc)))
-    result = [{**r, "candidates": merge_candidates(r["candidates"], extra.get(i, []))} for i, r in enumerate(recs)]
-    atomic_write_jsonl(out, result)
+    result = [PRORecord(r.query, r.concepts, merge_candidates(r.candidates, extra.get(i, []))) for i, r in enumerate(recs)]
+    write_records(out, result)
     stats = {
         "lists": len(recs),
         "with_target": len(todo),
         "samples": samples,
         "temperature": temperature,
         "scored": sum(len(v) for v in extra.values()),
-        "unique_added": sum(1 for r in result for c in r["candidates"] if c.get("source") == "policy"),
+        "unique_added": sum(1 for r in result for c in r.candidates if c.source == "policy"),
         "score": score,
         "device": device,
         "seconds": round(time.time() - t0, 1),

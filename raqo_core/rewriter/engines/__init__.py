@@ -13,25 +13,23 @@ A new engine is one module with a ``build(arg, config, **secrets) -> Generator``
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from raqo_core.errors import RAQOError
+from raqo_core.registry import Registry
 from raqo_core.rewriter.engines.base import Generation, Generator
 
 if TYPE_CHECKING:
     from raqo_core.rewriter.rewriter import RewriterConfig
 
 EngineFactory = Callable[..., Generator]
-_ENGINES: dict[str, str | EngineFactory] = {}
+ENGINES: Registry[EngineFactory] = Registry("engine")
 
 
 def register_engine(name: str, factory: str | EngineFactory) -> None:
     """Register ``name`` → ``factory`` (a callable, or ``"module:function"`` imported on first use)."""
-    if not name.isidentifier():
-        raise RAQOError(f"engine name must be an identifier, got {name!r}")
-    _ENGINES[name] = factory
+    ENGINES.register(name, factory)
 
 
 register_engine("hf", "raqo_core.rewriter.engines.hf:build")
@@ -40,7 +38,7 @@ register_engine("openai", "raqo_core.rewriter.engines.openai:build")
 
 
 def engine_names() -> tuple[str, ...]:
-    return tuple(_ENGINES)
+    return ENGINES.names()
 
 
 def parse_backend(spec: str) -> tuple[str, str]:
@@ -48,7 +46,7 @@ def parse_backend(spec: str) -> tuple[str, str]:
     if not isinstance(spec, str) or not spec.strip():
         raise RAQOError(f"backend must be a non-empty string such as 'hf', got {spec!r}; expected one of {engine_names()}")
     name, _, arg = spec.strip().partition(":")
-    if name not in _ENGINES:
+    if name not in ENGINES:
         raise RAQOError(f"unknown rewriter backend {name!r} (from {spec!r}); expected one of {engine_names()}")
     return name, arg
 
@@ -56,11 +54,7 @@ def parse_backend(spec: str) -> tuple[str, str]:
 def build_engine(config: RewriterConfig, **secrets: Any) -> Generator:
     """Build (and load) the engine ``config.backend`` names. Misconfiguration raises here."""
     name, arg = parse_backend(config.backend)
-    factory = _ENGINES[name]
-    if isinstance(factory, str):
-        module, _, fn = factory.partition(":")
-        factory = getattr(importlib.import_module(module), fn)
-    return factory(arg, config, **secrets)
+    return ENGINES.get(name)(arg, config, **secrets)
 
 
 __all__ = ["Generation", "Generator", "build_engine", "engine_names", "parse_backend", "register_engine"]

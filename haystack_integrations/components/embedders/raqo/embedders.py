@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict, logging
+from haystack.utils import ComponentDevice
+
+from haystack_integrations.utils.raqo import device_from_init, resolve_device
 
 logger = logging.getLogger(__name__)
 
 
 class _CLIPBase:
-    def __init__(self, *, retriever: str = "embedded", device: str = "cpu") -> None:
+    def __init__(self, *, retriever: str = "embedded", device: ComponentDevice | str | None = None) -> None:
         if not isinstance(retriever, str) or not retriever.strip():
             raise ValueError(
                 f"retriever must be a RAQO retriever spec ('embedded', 'open_clip:MODEL/TAG', 'onnx:DIR', a path), got {retriever!r}"
             )
         self.retriever = retriever
-        self.device = device
+        self.device = resolve_device(device)
         self._clip: Any = None
+        self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the CLIP model (shared with other components using the same spec)."""
-        if self._clip is None:
-            from raqo_core.retriever.base import shared_retriever
+        with self._lock:
+            if self._clip is None:
+                from raqo_core.retriever.registry import shared_retriever
 
-            self._clip = shared_retriever(self.retriever, self.device)
+                self._clip = shared_retriever(self.retriever, self.device.to_torch_str())
 
     async def warm_up_async(self) -> None:
         if self._clip is None:
@@ -47,16 +53,20 @@ class OpenCLIPTextEmbedder(_CLIPBase):
     """Embeds a text with a CLIP text tower (Haystack's text-embedder contract:
     ``run(text) -> {"embedding": list[float], "meta": {...}}``)."""
 
-    def __init__(self, *, retriever: str = "embedded", device: str = "cpu", prefix: str = "", suffix: str = "") -> None:
+    def __init__(
+        self, *, retriever: str = "embedded", device: ComponentDevice | str | None = None, prefix: str = "", suffix: str = ""
+    ) -> None:
         _CLIPBase.__init__(self, retriever=retriever, device=device)
         self.prefix = prefix
         self.suffix = suffix
 
     def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, retriever=self.retriever, device=self.device, prefix=self.prefix, suffix=self.suffix)
+        return default_to_dict(self, retriever=self.retriever, device=self.device.to_dict(), prefix=self.prefix, suffix=self.suffix)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OpenCLIPTextEmbedder:
+        data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}
+        device_from_init(data["init_parameters"])
         return default_from_dict(cls, data)
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
@@ -81,7 +91,7 @@ class OpenCLIPDocumentImageEmbedder(_CLIPBase):
         self,
         *,
         retriever: str = "embedded",
-        device: str = "cpu",
+        device: ComponentDevice | str | None = None,
         file_path_meta_field: str = "file_path",
         root_path: str | None = None,
         batch_size: int = 32,
@@ -99,7 +109,7 @@ class OpenCLIPDocumentImageEmbedder(_CLIPBase):
         return default_to_dict(
             self,
             retriever=self.retriever,
-            device=self.device,
+            device=self.device.to_dict(),
             file_path_meta_field=self.file_path_meta_field,
             root_path=self.root_path,
             batch_size=self.batch_size,
@@ -108,6 +118,8 @@ class OpenCLIPDocumentImageEmbedder(_CLIPBase):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OpenCLIPDocumentImageEmbedder:
+        data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}
+        device_from_init(data["init_parameters"])
         return default_from_dict(cls, data)
 
     @component.output_types(documents=list[Document])

@@ -4,11 +4,15 @@ in one component (no 512-float list crossing a pipeline edge)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import numpy as np
 from haystack import Document, component, default_from_dict, default_to_dict, logging
 from haystack.core.serialization import component_to_dict
+from haystack.utils import ComponentDevice
+
+from haystack_integrations.utils.raqo import device_from_init, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -44,27 +48,32 @@ class OpenCLIPTextToImageRetriever:
     embedded and their normalised embeddings averaged into one search vector.
     """
 
-    def __init__(self, *, retriever: Any, clip: str = "embedded", device: str = "cpu", top_k: int | None = None) -> None:
+    def __init__(
+        self, *, retriever: Any, clip: str = "embedded", device: ComponentDevice | str | None = None, top_k: int | None = None
+    ) -> None:
         """
         :param retriever: a Haystack embedding retriever (has ``run(query_embedding, filters, top_k)``).
         :param clip: the RAQO retriever spec whose text tower embeds the query (must match the one that
             embedded the images).
-        :param device: torch device (or ``cuda`` for ONNX Runtime's CUDA provider).
+        :param device: where the text tower runs, a ``ComponentDevice`` (default: the detected device; ONNX
+            retrievers use ONNX Runtime's CUDA provider for a GPU).
         :param top_k: overrides the inner retriever's ``top_k`` when set.
         """
         if not hasattr(retriever, "run"):
             raise ValueError(f"retriever must be a Haystack embedding retriever component, got {type(retriever).__name__}")
         self.retriever = retriever
         self.clip = clip
-        self.device = device
+        self.device = resolve_device(device)
         self.top_k = top_k
         self._clip: Any = None
+        self._lock = threading.Lock()
 
     def warm_up(self) -> None:
-        if self._clip is None:
-            from raqo_core.retriever.base import shared_retriever
+        with self._lock:
+            if self._clip is None:
+                from raqo_core.retriever.registry import shared_retriever
 
-            self._clip = shared_retriever(self.clip, self.device)
+                self._clip = shared_retriever(self.clip, self.device.to_torch_str())
         if hasattr(self.retriever, "warm_up"):
             self.retriever.warm_up()
 
@@ -78,11 +87,17 @@ class OpenCLIPTextToImageRetriever:
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(
-            self, retriever=component_to_dict(obj=self.retriever, name="retriever"), clip=self.clip, device=self.device, top_k=self.top_k
+            self,
+            retriever=component_to_dict(obj=self.retriever, name="retriever"),
+            clip=self.clip,
+            device=self.device.to_dict(),
+            top_k=self.top_k,
         )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OpenCLIPTextToImageRetriever:
+        data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}
+        device_from_init(data["init_parameters"])
         return default_from_dict(cls, data)
 
     def _embedding(self, query: str | None, queries: list[str] | None) -> list[float]:

@@ -6,9 +6,11 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from haystack import Document, component, default_from_dict, default_to_dict, logging
+from haystack import Document, component, default_to_dict, logging
+from haystack.utils import deserialize_secrets_inplace
 
 from haystack_integrations.components.rewriters.raqo.query_rewriter import RAQOQueryRewriter
+from haystack_integrations.utils.raqo import device_from_init
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +26,13 @@ class RAQODocumentRewriter:
         """
         :param batch_size: documents per generation call.
         :param progress_bar: show a progress bar over batches.
-        :param rewriter_kwargs: the same keyword arguments as :class:`RAQOQueryRewriter`.
+        :param rewriter_kwargs: the same keyword arguments as :class:`RAQOQueryRewriter` (``rewriter``, ``device``,
+            ``api_key`` and any ``RewriterConfig`` field).
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.progress_bar = progress_bar
-        self.rewriter_kwargs = rewriter_kwargs
         self._node = RAQOQueryRewriter(batch_size=batch_size, **rewriter_kwargs)
 
     def warm_up(self) -> None:
@@ -43,11 +45,16 @@ class RAQODocumentRewriter:
         self._node.close()
 
     def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, batch_size=self.batch_size, progress_bar=self.progress_bar, **self.rewriter_kwargs)
+        node = self._node.to_dict()["init_parameters"]
+        node.pop("batch_size", None)
+        return default_to_dict(self, batch_size=self.batch_size, progress_bar=self.progress_bar, **node)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RAQODocumentRewriter:
-        return default_from_dict(cls, data)
+        params = dict(data.get("init_parameters", {}))  # the caller's dict stays as it was
+        deserialize_secrets_inplace(params, keys=["api_key"])
+        device_from_init(params)
+        return cls(**params)
 
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document]) -> dict[str, list[Document]]:

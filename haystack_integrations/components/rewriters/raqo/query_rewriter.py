@@ -7,9 +7,22 @@ import threading
 from typing import Any
 
 from haystack import component, default_from_dict, default_to_dict, logging
-from haystack.utils import Secret, deserialize_secrets_inplace
+from haystack.core.errors import SerializationError
+from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
+
+from haystack_integrations.utils.raqo import device_from_init, resolve_device
+from raqo_core.errors import RAQOError
+from raqo_core.rewriter.base import QueryRewriter
 
 logger = logging.getLogger(__name__)
+
+
+def _check_query(query: Any) -> None:
+    if not isinstance(query, str):
+        raise TypeError(
+            f"RAQOQueryRewriter expects a string query, got {type(query).__name__}; "
+            "for a list of texts use RAQODocumentRewriter (documents) or call it once per query"
+        )
 
 
 @component
@@ -38,154 +51,109 @@ class RAQOQueryRewriter:
     def __init__(
         self,
         *,
-        rewriter: str = "raqo",
-        model: str = "embedded",
-        adapter: str | None = "auto",
-        mode: str = "recot",
-        guard_threshold: float | None = 0.5,
+        rewriter: str | QueryRewriter = "raqo",
         include_original_query: bool = False,
-        n_rewrites: int = 1,
-        device: str = "cpu",
-        max_new_tokens: int = 64,
-        timeout_s: float | None = 10.0,
-        batch_size: int = 8,
-        retriever_fingerprint: str | None = None,
-        grounded_concepts: bool = True,
-        backend: str = "hf",
-        engine_model: str | None = None,
+        device: ComponentDevice | str | None = None,
         api_key: Secret | None = None,
+        **settings: Any,
     ) -> None:
         """
-        :param rewriter: ``raqo`` (ReCoT) or a baseline: ``llm-rewrite``, ``wordnet``, ``visual-description``.
-        :param model: rewriter base LM: ``embedded`` (SmolLM2-135M-Instruct, no download), an HF id or a folder.
-        :param adapter: a RAQO LoRA adapter folder (trained for your retriever) or hub id; ``auto`` uses the
-            adapter shipped for the embedded retriever and ``mode`` (ReCoT, or direct for ``mode="direct"``)
-            when ``model="embedded"``.
-        :param mode: ``recot`` (detect then rewrite), ``direct`` (rewrite only) or ``detect`` (concepts only).
-        :param guard_threshold: minimum text similarity between the query and its rewrite; ``None`` disables.
+        :param rewriter: ``raqo`` (ReCoT, the default) or a baseline (``llm-rewrite``, ``wordnet``,
+            ``visual-description``) — or a rewriter object (any ``raqo_core`` ``QueryRewriter``), as
+            ``QueryExpander`` takes a chat generator.
         :param include_original_query: also put the original query in ``queries``.
-        :param n_rewrites: sample several rewrites (for multi-query retrievers).
-        :param device: torch device for the rewriter.
-        :param max_new_tokens: generation cap (an answer that reaches it is cut off: the original query is used).
-        :param timeout_s: generation time limit; on expiry the original query is used.
-        :param batch_size: queries per generation call (document rewriting).
-        :param retriever_fingerprint: warn if the adapter was trained for another retriever.
-        :param grounded_concepts: ``recot``/``detect``: ``concepts`` may only quote the query (constrained decoding).
-        :param backend: the generator engine: ``hf`` (transformers in-process), ``llamacpp`` (llama.cpp in-process;
-            ``llamacpp:FILE.gguf`` for a file from ``raqo export-rewriter``) or ``openai:BASE_URL`` (vLLM, llama.cpp's
-            server, Ollama, TGI: any OpenAI-compatible ``/v1/completions``).
-        :param engine_model: ``openai``: the served model name (default: the server's first model).
-        :param api_key: ``openai``: the server's API key (default: the ``OPENAI_API_KEY`` variable, if set).
+        :param device: where the rewriter's model runs (default: the device Haystack detects).
+        :param api_key: for ``backend="openai:…"`` (default: the ``OPENAI_API_KEY`` variable, if set).
+        :param settings: any :class:`raqo_core.rewriter.rewriter.RewriterConfig` field, with its defaults —
+            ``model`` (``embedded``), ``adapter`` (``auto``: the shipped adapter for the embedded base and
+            ``mode``), ``mode`` (``recot`` | ``direct`` | ``detect``), ``backend`` (``hf`` | ``llamacpp[:…]`` |
+            ``openai:BASE_URL``), ``guard_threshold``, ``max_new_tokens``, ``timeout_s``, ``n_rewrites``,
+            ``batch_size``, ``retriever_fingerprint``, ``grounded_concepts`` …; ``RewriterConfig`` documents each.
         """
-        from raqo_core.rewriter.factory import REWRITERS
-        from raqo_core.rewriter.prompt import check_mode
-        from raqo_core.rewriter.rewriter import RewriterConfig
+        from raqo_core.rewriter.base import QueryRewriter as _QR
+        from raqo_core.rewriter.factory import config_with, rewriter_names
 
-        if rewriter not in REWRITERS:
-            raise ValueError(f"unknown rewriter {rewriter!r}; expected one of {REWRITERS}")
-        if adapter and adapter != "auto" and rewriter != "raqo":
-            raise ValueError(f"adapter {adapter!r} given, but rewriter {rewriter!r} takes no adapter")
-        check_mode(mode)
-        RewriterConfig(
-            model=model,
-            adapter=adapter,
-            mode=mode,
-            guard_threshold=guard_threshold,
-            n_rewrites=n_rewrites,
-            max_new_tokens=max_new_tokens,
-            timeout_s=timeout_s,
-            batch_size=batch_size,
-            backend=backend,
-        ).validate()
+        if isinstance(rewriter, str):
+            if rewriter not in rewriter_names():
+                raise ValueError(f"unknown rewriter {rewriter!r}; expected one of {rewriter_names()} or a QueryRewriter object")
+        elif not isinstance(rewriter, _QR):
+            raise TypeError(f"rewriter must be a rewriter name or a raqo_core QueryRewriter, got {type(rewriter).__name__}")
+        elif settings:
+            raise ValueError(
+                f"settings {sorted(settings)} apply to a rewriter built by name; the {type(rewriter).__name__} given has its own"
+            )
+        try:
+            self.config = config_with(**settings)
+            self.config.validate()
+        except RAQOError as exc:
+            raise ValueError(str(exc)) from None
+        if isinstance(rewriter, str) and rewriter != "raqo" and self.config.adapter not in (None, "auto"):
+            raise ValueError(f"adapter {self.config.adapter!r} given, but rewriter {rewriter!r} takes no adapter")
         self.rewriter = rewriter
-        self.model = model
-        self.adapter = adapter
-        self.mode = mode
-        self.guard_threshold = guard_threshold
+        self.settings = settings
         self.include_original_query = include_original_query
-        self.n_rewrites = n_rewrites
-        self.device = device
-        self.max_new_tokens = max_new_tokens
-        self.timeout_s = timeout_s
-        self.batch_size = batch_size
-        self.retriever_fingerprint = retriever_fingerprint
-        self.grounded_concepts = grounded_concepts
-        self.backend = backend
-        self.engine_model = engine_model
+        self.device = resolve_device(device)
         self.api_key = api_key if api_key is not None else Secret.from_env_var("OPENAI_API_KEY", strict=False)
-        self._impl: Any = None
+        self._impl: Any = None if isinstance(rewriter, str) else rewriter
         self._warm_lock = threading.Lock()
+        self._loaded = False
+
+    @property
+    def name(self) -> str:
+        """The rewriter's name (``raqo``, a baseline, or the class of the object given)."""
+        return self.rewriter if isinstance(self.rewriter, str) else type(self.rewriter).__name__
 
     # -- lifecycle -----------------------------------------------------------------------
     def _build(self) -> Any:
-        from raqo_core.rewriter.factory import build_rewriter
+        from raqo_core.rewriter.factory import build_rewriter, config_with
 
-        if self.rewriter == "raqo":
-            return build_rewriter(
-                "raqo",
-                model=self.model,
-                adapter=self.adapter,
-                mode=self.mode,
-                device=self.device,
-                guard_threshold=self.guard_threshold,
-                n_rewrites=self.n_rewrites,
-                max_new_tokens=self.max_new_tokens,
-                timeout_s=self.timeout_s,
-                batch_size=self.batch_size,
-                retriever_fingerprint=self.retriever_fingerprint,
-                grounded_concepts=self.grounded_concepts,
-                backend=self.backend,
-                engine_model=self.engine_model,
-                api_key=self.api_key.resolve_value() if self.api_key else None,
-            )
-        return build_rewriter(self.rewriter, model=self.model, device=self.device)  # baselines take no adapter
+        cfg = config_with(self.config, device=self.device.to_torch_str())
+        return build_rewriter(str(self.rewriter), cfg, api_key=self.api_key.resolve_value() if self.api_key else None)
 
     def warm_up(self) -> None:
         """Load the rewriter model, adapter and guard (once). Raises on misconfiguration."""
         with self._warm_lock:  # concurrent first calls load the model once
-            if self._impl is None:
-                impl = self._build()
+            if not self._loaded:
+                impl = self._impl if self._impl is not None else self._build()
                 impl.load()
-                self._impl = impl
+                self._impl, self._loaded = impl, True
 
     async def warm_up_async(self) -> None:
         """Load off the event loop (model loading is blocking I/O + compute)."""
-        if self._impl is None:
+        if not self._loaded:
             await asyncio.get_running_loop().run_in_executor(None, self.warm_up)
 
     def close(self) -> None:
-        """Release the model."""
-        self._impl = None
+        """Release the model (a rewriter object given is kept: it belongs to the caller)."""
+        if isinstance(self.rewriter, str):
+            self._impl = None
+        self._loaded = False
 
     async def close_async(self) -> None:
         self.close()
 
     # -- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        if not isinstance(self.rewriter, str):
+            raise SerializationError(
+                f"RAQOQueryRewriter holds a {type(self.rewriter).__name__} object, which cannot be serialised; "
+                "build it by name (rewriter='raqo', with RewriterConfig settings) to save the pipeline"
+            )
         return default_to_dict(
             self,
             rewriter=self.rewriter,
-            model=self.model,
-            adapter=self.adapter,
-            mode=self.mode,
-            guard_threshold=self.guard_threshold,
             include_original_query=self.include_original_query,
-            n_rewrites=self.n_rewrites,
-            device=self.device,
-            max_new_tokens=self.max_new_tokens,
-            timeout_s=self.timeout_s,
-            batch_size=self.batch_size,
-            retriever_fingerprint=self.retriever_fingerprint,
-            grounded_concepts=self.grounded_concepts,
-            backend=self.backend,
-            engine_model=self.engine_model,
+            device=self.device.to_dict(),
             api_key=self.api_key.to_dict() if self.api_key else None,
+            **self.settings,
         )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RAQOQueryRewriter:
         data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}  # the caller's dict stays as it was
-        deserialize_secrets_inplace(data["init_parameters"], keys=["api_key"])
+        params = data["init_parameters"]
+        deserialize_secrets_inplace(params, keys=["api_key"])
+        device_from_init(params)
         return default_from_dict(cls, data)
 
     # -- running -------------------------------------------------------------------------
@@ -204,12 +172,11 @@ class RAQOQueryRewriter:
                 "reason": res.reason,
                 "latency_ms": res.latency_ms,
                 "cached": res.cached,
-                "rewriter": self.rewriter,
+                "rewriter": self.name,
             },
         }
 
-    def _fallback(self, query: Any, reason: str) -> dict[str, Any]:
-        q = query if isinstance(query, str) else ""
+    def _fallback(self, q: str, reason: str) -> dict[str, Any]:
         return {
             "query": q,
             "queries": [q] if q else [],
@@ -220,14 +187,16 @@ class RAQOQueryRewriter:
                 "reason": reason,
                 "latency_ms": 0.0,
                 "cached": False,
-                "rewriter": self.rewriter,
+                "rewriter": self.name,
             },
         }
 
     @component.output_types(query=str, queries=list[str], concepts=list[str], meta=dict[str, Any])
     def run(self, query: str) -> dict[str, Any]:
-        """Rewrite ``query``; never raises: any failure returns the original query with the reason."""
-        if not isinstance(query, str) or not query.strip():
+        """Rewrite ``query``; never raises on its content: any failure returns the original query with the reason.
+        A non-string is a wiring error and raises ``TypeError`` (as Haystack's embedders do)."""
+        _check_query(query)
+        if not query.strip():
             logger.warning("Empty query given to RAQOQueryRewriter; passing it through unchanged.")
             return self._fallback(query, "empty query")
         try:
@@ -240,6 +209,7 @@ class RAQOQueryRewriter:
     @component.output_types(query=str, queries=list[str], concepts=list[str], meta=dict[str, Any])
     async def run_async(self, query: str) -> dict[str, Any]:
         """Like :meth:`run`, with generation off the event loop."""
+        _check_query(query)
         try:
             await self.warm_up_async()
         except Exception as exc:

@@ -5,7 +5,7 @@ asks what recall would be if "detect, then rewrite" were enforced at decoding ti
 `Concepts:` line is written, the first token of each one-word concept (with and without a leading
 space) is banned for the rest of the answer. No training; the adapter is the shipped one.
 
-RAQO_CACHE=/tmp/rc_forbid python results/recot_vs_direct/forbid/forbid_named.py eval ...args of raqo eval...
+RAQO_CACHE=/tmp/rc_forbid python -m benchmarks.analysis.forbid_named eval ...args of raqo eval...
 
 A separate RAQO_CACHE keeps these rewrites out of the shared rewrite cache.
 """

@@ -1,23 +1,28 @@
 """T2I recall if queries detected as None were rewritten anyway whenever P(None) < tau.
 
-python results/detection_sweep/sweep.py val 500 results/detection_sweep/force_val.json
+python -m benchmarks.analysis.detection_sweep val 500 /tmp/force_val.json
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import sys
 
 import numpy as np
 
 from raqo_core.data.manifest import load_manifest
-from raqo_core.retriever.base import load_retriever
+from raqo_core.paths import embedded_benchmark_dir
+from raqo_core.retriever.registry import load_retriever
 
 
-def main() -> None:
-    split, n, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    m = load_manifest(os.path.expanduser("~/.cache/raqo/embedded-benchmark/v1-seed0"))
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("split")
+    ap.add_argument("n", type=int)
+    ap.add_argument("path", help="the JSON detection_force wrote")
+    a = ap.parse_args(argv)
+    split, n, path = a.split, a.n, a.path
+    m = load_manifest(embedded_benchmark_dir(0))
     recs = m.split(split)
     owner = np.array([i for i, r in enumerate(recs) for _ in r.texts("user")][:n])
     ret = load_retriever("embedded")

@@ -1,28 +1,34 @@
 """Rewrite the queries the shipped adapter answers `Concepts: None` for, with "None" banned.
 
-python results/detection_sweep/force_concepts.py val 500 raqo_core/assets/embedded_adapter /tmp/force_val.json
+python -m benchmarks.analysis.detection_force val 500 raqo_core/assets/embedded_adapter /tmp/force_val.json
 
 Writes, per query: P(" None") as the first answer token, the greedy result and (for the None
-queries) the forced result. `sweep.py` then asks: would a detection threshold help?
+queries) the forced result. `benchmarks.analysis.detection_sweep` then asks: would a detection threshold help?
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import sys
 
 import torch
 
 from raqo_core.data.manifest import load_manifest
+from raqo_core.paths import embedded_benchmark_dir
 from raqo_core.rewriter import prompt as P
 from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
 
-def main() -> None:
-    split, n, adapter, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("split")
+    ap.add_argument("n", type=int)
+    ap.add_argument("adapter")
+    ap.add_argument("out")
+    a = ap.parse_args(argv)
+    split, n, adapter, out = a.split, a.n, a.adapter, a.out
     torch.set_num_threads(2)
-    m = load_manifest(os.path.expanduser("~/.cache/raqo/embedded-benchmark/v1-seed0"))
+    m = load_manifest(embedded_benchmark_dir(0))
     texts = [t for r in m.split(split) for t in r.texts("user")][:n]
     rw = Rewriter(RewriterConfig(adapter=adapter, timeout_s=None)).load()
     be = rw._backend

@@ -1,24 +1,28 @@
 """How often the shipped adapter's concept line names words that are not in the query, with and
 without grounded decoding. Reads the rewrite caches that `raqo compare` / `raqo eval` wrote.
 
-    python results/grounding/fidelity.py UNGROUNDED.jsonl GROUNDED.jsonl > results/grounding/fidelity.txt
+    python -m benchmarks.analysis.grounding_fidelity UNGROUNDED.jsonl GROUNDED.jsonl > results/grounding/fidelity.txt
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 
 from raqo_core.rewriter.grounding import concept_line_fits
 
 
-def load(path: str) -> dict[str, dict]:
+def load(path: str) -> dict[str, dict]:  # type: ignore[type-arg]
     with open(path) as f:
         return {(row := json.loads(line))["q"]: row["r"] for line in f}
 
 
-def main(free_path: str, grounded_path: str) -> None:
-    free, grounded = load(free_path), load(grounded_path)
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("ungrounded", help="a rewrite cache file (JSONL) of the ungrounded rewriter")
+    ap.add_argument("grounded", help="the same adapter's cache file with grounded concepts")
+    a = ap.parse_args(argv)
+    free, grounded = load(a.ungrounded), load(a.grounded)
     queries = [q for q in free if q in grounded]
     print(f"queries rewritten both ways: {len(queries)}")
     for name, rows in (("ungrounded", free), ("grounded", grounded)):
@@ -35,4 +39,4 @@ def main(free_path: str, grounded_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main()

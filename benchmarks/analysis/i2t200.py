@@ -1,6 +1,6 @@
 """I2T for both shipped adapters on the 200-image set of results/report_i2t200/ (user and transfer captions).
 
-python results/recot_vs_direct/i2t200.py   # writes results/recot_vs_direct/i2t200.{json,md}
+python -m benchmarks.analysis.i2t200 [--out results/recot_vs_direct]   # writes i2t200.{json,md} there
 
 The first 200 test images are the queries; their captions (1,000 user, 400 transfer), each rewritten by
 the adapter, are the gallery, as in `raqo report --i2t-images 200`.
@@ -8,6 +8,7 @@ the adapter, are the gallery, as in `raqo report --i2t-images 200`.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from raqo_core.data.manifest import load_manifest
@@ -15,22 +16,23 @@ from raqo_core.evaluation.paper_tables import evaluate_rewriter
 from raqo_core.evaluation.report import markdown_table
 from raqo_core.io import atomic_write_json, atomic_write_text
 from raqo_core.paths import embedded_benchmark_dir
-from raqo_core.retriever.base import load_retriever
-from raqo_core.rewriter.disk_cache import DiskCachedRewriter
-from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
+from raqo_core.retriever.registry import load_retriever
+from raqo_core.rewriter.factory import build_rewriter, offline_config
 
-OUT = Path(__file__).resolve().parent
 IMAGES = 200
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="results/recot_vs_direct", help="folder for i2t200.json and i2t200.md")
+    out = Path(ap.parse_args(argv).out)
     m = load_manifest(embedded_benchmark_dir(0))
     ret = load_retriever("embedded")
     img = ret.encode_images([m.image_path(r) for r in m.split("test")], progress=False)  # T2I needs the whole gallery
     rewriters = {
         "NA": None,
-        "+RAQO (ReCoT)": DiskCachedRewriter(Rewriter(RewriterConfig(adapter="embedded", timeout_s=None))).load(),
-        "+RAQO direct": DiskCachedRewriter(Rewriter(RewriterConfig(adapter="embedded", mode="direct", timeout_s=None))).load(),
+        "+RAQO (ReCoT)": build_rewriter("raqo", offline_config(adapter="embedded"), disk_cache=True).load(),
+        "+RAQO direct": build_rewriter("raqo", offline_config(adapter="embedded", mode="direct"), disk_cache=True).load(),
     }
     rows = {}
     for register in ("user", "transfer"):
@@ -38,8 +40,8 @@ def main() -> None:
             res = evaluate_rewriter(m, ret, rw, register=register, t2i_limit=1, i2t_images=IMAGES, img_emb=img)
             rows[f"{register}: {name}"] = {"i2t": res["i2t"], "gallery_texts": res["i2t_gallery_texts"]}
             print(register, name, {k: round(v, 1) for k, v in res["i2t"].items()}, flush=True)
-    atomic_write_json(OUT / "i2t200.json", {"images": IMAGES, "rows": rows})
-    atomic_write_text(OUT / "i2t200.md", markdown_table(rows, ("i2t",)) + "\n")
+    atomic_write_json(out / "i2t200.json", {"images": IMAGES, "rows": rows})
+    atomic_write_text(out / "i2t200.md", markdown_table(rows, ("i2t",)) + "\n")
 
 
 if __name__ == "__main__":

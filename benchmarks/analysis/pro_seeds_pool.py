@@ -1,6 +1,6 @@
 """PRO's effect over six whole chains, and ReCoT vs direct over all their seeds, pooled query by query.
 
-python results/pro_seeds/pool.py [--json results/pro_seeds/six_chains.json] > results/pro_seeds/pool.txt
+python -m benchmarks.analysis.pro_seeds_pool [--json results/pro_seeds/six_chains.json] > results/pro_seeds/pool.txt
 
 Reads the per-query ranks that one `raqo compare` run wrote (the command is in README.md). Chains 0-2 were
 trained on this 2-core CPU and chains 3-5 on an H200 (results/gpu_train/); every row was evaluated here on the
@@ -18,7 +18,6 @@ from pathlib import Path
 
 from raqo_core.evaluation.paired import PooledDelta, paired_bootstrap, pooled_paired_bootstrap
 
-HERE = Path(__file__).resolve().parent
 KS = (1, 5, 10)
 
 
@@ -26,10 +25,10 @@ def _cell(p: PooledDelta) -> str:
     return f"{p.delta:+.2f} [{p.low:+.2f}, {p.high:+.2f}] (p={p.p_value:.3f})"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", default=str(HERE / "six_chains.json"))
-    data = json.loads(Path(ap.parse_args().json).read_text())
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", default="results/pro_seeds/six_chains.json", help="what `raqo compare --json` wrote for the six chains")
+    data = json.loads(Path(ap.parse_args(argv).json).read_text())
     ranks, recall = data["ranks"], data["recall"]  # recall: what `raqo compare` computed from these ranks
     seeds = sorted(int(n.removeprefix("full_seed")) for n in ranks if n.startswith("full_seed"))
     pairs = [(ranks[f"full_seed{s}"], ranks[f"no_pro_seed{s}"]) for s in seeds]

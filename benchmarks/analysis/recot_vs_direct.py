@@ -1,6 +1,6 @@
 """Where direct rewriting gains over ReCoT, per query, from the two shipped adapters' cached rewrites.
 
-python results/recot_vs_direct/analyse.py > results/recot_vs_direct/analyse.txt
+python -m benchmarks.analysis.recot_vs_direct > results/recot_vs_direct/analyse.txt
 
 Reads the disk caches `raqo compare`/`raqo eval` wrote for both adapters (run the compare commands in
 results/grounding/README.md first) and ranks each query's target image with the embedded retriever:
@@ -12,20 +12,17 @@ results/grounding/README.md first) and ranks each query's target image with the 
 
 from __future__ import annotations
 
+import argparse
 import difflib
-import json
 import os
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
+from benchmarks.analysis.rewrite_cache import cached, recall, target_ranker
 from raqo_core.data.manifest import load_manifest
 from raqo_core.paths import embedded_benchmark_dir
-from raqo_core.retriever.base import load_retriever
+from raqo_core.retriever.registry import load_retriever
 from raqo_core.rewriter.adapters import EMBEDDED_ADAPTER_DIR, EMBEDDED_DIRECT_ADAPTER_DIR
-from raqo_core.rewriter.disk_cache import DiskCachedRewriter
-from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
 SETS = (("val", "user", 500), ("test", "user", 1000), ("test", "transfer", 1000))
 
@@ -53,34 +50,8 @@ def splice(query: str, rewrite: str, concepts: list[str]) -> str:
     return " ".join(res)
 
 
-def cached(adapter: str, mode: str) -> dict[str, dict]:
-    rw = DiskCachedRewriter(Rewriter(RewriterConfig(adapter=adapter, mode=mode, timeout_s=None)))
-    path = rw.path  # the cache file keyed by the adapter's weights and mode; no model is loaded
-    with open(path, encoding="utf-8") as fh:
-        return {o["q"]: o["r"] for o in map(json.loads, fh)}
-
-
-def recall(ranks: np.ndarray) -> str:
-    return " / ".join(f"{(ranks < k).mean() * 100:.1f}" for k in (1, 5, 10))
-
-
-def target_ranker(m: Any, ret: Any, split: str, register: str, n: int) -> tuple[list[str], Callable[[list[str]], np.ndarray]]:
-    """The first ``n`` queries of a split and register, and a function that gives, for texts standing in
-    for those queries (rewrites, or the queries themselves), the rank of each one's target image in the
-    split's gallery (0 = first)."""
-    recs = m.split(split)
-    pairs = [(i, t) for i, r in enumerate(recs) for t in r.texts(register)][:n]
-    owner = np.array([i for i, _ in pairs])
-    img = ret.encode_images([m.image_path(r) for r in recs], progress=False)
-
-    def ranks(texts: list[str]) -> np.ndarray:
-        s = ret.encode_texts(texts, progress=False) @ img.T
-        return (s > s[np.arange(len(texts)), owner][:, None]).sum(1)
-
-    return [q for _, q in pairs], ranks
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     m = load_manifest(os.environ.get("RAQO_DATA") or embedded_benchmark_dir(0))
     ret = load_retriever("embedded")
     recot, direct = cached(str(EMBEDDED_ADAPTER_DIR), "recot"), cached(str(EMBEDDED_DIRECT_ADAPTER_DIR), "direct")

@@ -1,32 +1,32 @@
 """What each adapter's rewrite does to the held-out words of the transfer queries: kept or replaced.
 
-python results/recot_vs_direct/held_out_fate.py > results/recot_vs_direct/held_out_fate.txt
+python -m benchmarks.analysis.held_out_fate [--runs runs] > results/recot_vs_direct/held_out_fate.txt
 
-It reads the rewrites that the `raqo compare` runs on the transfer split cached (README.md, sessions 8 and 9);
-no model is loaded. `held_out_vocabulary()` is used for this analysis only, never in training.
+It reads the rewrites that the `raqo compare` runs on the transfer split cached (results/recot_vs_direct/README.md);
+nothing is generated. `held_out_vocabulary()` is used for this analysis only, never in training.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import argparse
 
+from benchmarks.analysis.rewrite_cache import cached
 from raqo_core.data.manifest import load_manifest
 from raqo_core.data.synth import held_out_vocabulary
 from raqo_core.paths import embedded_benchmark_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analyse import cached  # noqa: E402
-
 ROWS = (
-    ("ReCoT, shipped", "runs/embedded/ccd+qre+pro/adapter", "recot"),
-    ("ReCoT, concept lines from the edits", "runs/embedded_edits/ccd+qre+pro/adapter", "recot"),
-    ("ReCoT, capped perturbations", "runs/embedded_pertcap/ccd+qre+pro/adapter", "recot"),
-    ("direct", "runs/embedded/direct:qre+pro/adapter", "direct"),
+    ("ReCoT, shipped", "embedded/ccd+qre+pro/adapter", "recot"),
+    ("ReCoT, concept lines from the edits", "embedded_edits/ccd+qre+pro/adapter", "recot"),
+    ("ReCoT, capped perturbations", "embedded_pertcap/ccd+qre+pro/adapter", "recot"),
+    ("direct", "embedded/direct:qre+pro/adapter", "direct"),
 )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", default="runs", help="the folder `raqo train --out` wrote (default: runs)")
+    runs = ap.parse_args(argv).runs
     m = load_manifest(embedded_benchmark_dir(0))
     held = sorted(w for w in held_out_vocabulary() if " " not in w)
     queries = [t for r in m.split("test") for t in r.texts("transfer")][:1000]
@@ -34,7 +34,7 @@ def main() -> None:
     print("| adapter | named in the concept line | replaced | " + " | ".join(held) + " |")
     print("|---" * (len(held) + 3) + "|")
     for name, path, mode in ROWS:
-        c = cached(path, mode)
+        c = cached(f"{runs}/{path}", mode)
         seen = dict.fromkeys(held, 0)
         gone = dict.fromkeys(held, 0)
         named = replaced = 0
