@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from integration_tests._recall import benchmark
-from raqo_core.rewriter.export import EMBEDDED_HUB_ID, EXPORT_META, ExportSource, adapter_digest, export_rewriter
+from raqo_core.rewriter.adapters import EMBEDDED_HUB_ID
+from raqo_core.rewriter.export import EXPORT_META, ExportSource, adapter_digest, export_rewriter
 from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
 pytest.importorskip("llama_cpp", reason="the llamacpp extra (make test installs it)")

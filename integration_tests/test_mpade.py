@@ -90,7 +90,7 @@ def test_filtering_drops_and_reports(setup, tmp_path):
 
 def test_run_that_yields_nothing_says_so(setup, tmp_path):
     d, m, r, vocab = setup
-    with pytest.raises(RAQOError, match="MPADE produced no training pairs.*Nothing was written"):
+    with pytest.raises(RAQOError, match="MPADE produced no training pairs.*No D_CCR, D_QRE or D_PRO was written; the mined records"):
         run_mpade(
             m,
             r,
@@ -249,3 +249,49 @@ def test_cli_killed_process_resumes(setup, tmp_path):
     subprocess.run(command(ref), env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for f in FILES:
         assert (out / f).read_bytes() == (ref / f).read_bytes(), f
+
+
+def test_resume_refuses_records_mined_with_other_settings(setup, tmp_path):
+    """A copied output folder resumes only with the same data, mining settings, retriever and agent."""
+    import shutil
+
+    d, m, r, vocab = setup
+    first = tmp_path / "first"
+    run_mpade(m, r, OfflineAgent.from_manifest(r, m), first, _cfg(), vocabulary=vocab, progress=False)
+    key = json.loads((first / "mined_with.json").read_text())
+    assert key["settings"]["register"] == "user" and key["queries"]["n"] == 240 and key["agent"] == "offline"
+    for change, message in (({"limit": 200}, r"limit=240 \(now 200\)"), ({"rounds": 3}, r"rounds=2 \(now 3\)")):
+        other = tmp_path / f"copy{len(change)}{next(iter(change))}"
+        shutil.copytree(first, other)
+        with pytest.raises(RAQOError, match=f"mined with {message}.*resume only with the same data and mining settings"):
+            run_mpade(
+                m,
+                r,
+                OfflineAgent.from_manifest(r, m),
+                other,
+                MPADEConfig(**{**_cfg().__dict__, **change}),
+                vocabulary=vocab,
+                progress=False,
+            )
+    relabel = tmp_path / "relabel"  # output-only settings relabel the same records
+    shutil.copytree(first, relabel)
+    meta = run_mpade(m, r, OfflineAgent.from_manifest(r, m), relabel, _cfg(concepts="edits"), vocabulary=vocab, progress=False)
+    assert meta["finished"] and meta["config"]["concepts"] == "edits"
+
+
+def test_chunks_the_agent_failed_stay_to_do_and_a_breaker_stops_the_run(setup, tmp_path):
+    from raqo_core.mpade.agents import Proposal
+
+    d, m, r, vocab = setup
+
+    class Down(OfflineAgent):
+        def propose_batch(self, requests):
+            return [Proposal([], [], error="HTTPFailure: connection refused") for _ in requests]
+
+    out = tmp_path / "down"
+    with pytest.raises(RAQOError, match=r"failed every request of 2 chunks in a row \(last error: HTTPFailure: connection refused\)"):
+        run_mpade(m, r, Down.from_manifest(r, m), out, _cfg(), vocabulary=vocab, progress=False)
+    mined = read_jsonl(out / "records.jsonl") if (out / "records.jsonl").exists() else []
+    assert not [r for r in mined if r["kind"] == "ambiguous"]  # no chunk the agent failed is recorded as done
+    meta = run_mpade(m, r, OfflineAgent.from_manifest(r, m), out, _cfg(), vocabulary=vocab, progress=False)  # the server is back
+    assert meta["finished"] and (out / "D_QRE.jsonl").is_file()

@@ -33,11 +33,16 @@ def test_quick_preset_end_to_end(tmp_path, capsys):
     from raqo_core.retriever.registry import shared_retriever
 
     assert meta["retriever_fingerprint"] == shared_retriever("embedded").fingerprint and meta["stages"] == ["ccd", "qre", "pro"]
+    # every stage adapter names its base portably, not this machine's cache path
+    for chain in ("ccd", "ccd+qre", "ccd+qre+pro"):
+        assert json.loads((run / chain / "adapter" / "adapter_config.json").read_text())["base_model_name_or_path"] == (
+            "HuggingFaceTB/SmolLM2-135M-Instruct"
+        )
     # an ablation variant sharing the run folder returns its own chain and leaves the recipe's adapter alone
     from raqo_core.training.pipeline import TrainConfig, run_training
 
     cfg = TrainConfig.from_yaml("training/configs/quick.yaml")
-    no_pro = run_training(TrainConfig(**{**cfg.__dict__, "stages": ["ccd", "qre"]}), tmp_path, publish=False)
+    no_pro = run_training(cfg.variant("no_pro"), tmp_path, publish=False)
     assert no_pro["adapter"] == str(run / "ccd+qre" / "adapter")
     assert json.loads((run / "adapter" / "raqo_adapter.json").read_text())["stages"] == ["ccd", "qre", "pro"]
     assert json.loads((run / "ccd+qre" / "adapter" / "raqo_adapter.json").read_text())["stages"] == ["ccd", "qre"]

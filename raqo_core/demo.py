@@ -122,5 +122,5 @@ def run_demo(
         print(markdown_table(raqo_rows, ("t2i",)))
     else:
         print("(no trained adapter is packaged: train one with `raqo train --config embedded`)")
-    print(f"[raqo demo] wrote {out / 'demo.json'}, {out / 'demo.md'}, {out / 'demo.png'} in {summary['seconds']}s")
+    print(f"[raqo demo] wrote {out.resolve() / 'demo.json'}, demo.md and demo.png in {summary['seconds']}s")
     return json.loads(json.dumps(summary))

@@ -46,7 +46,7 @@ class RAQOTextToImageRetriever(BaseRetriever):
             raise TypeError(f"index must be a MultiModalVectorStoreIndex or its retriever, got {type(index).__name__}")
         self._mm = index
         self.transform = transform
-        self._dim_checked = False
+        self._dim_checked = self._adapter_checked = False
         super().__init__(**kwargs)
 
     def _check_dim(self) -> None:
@@ -78,14 +78,31 @@ class RAQOTextToImageRetriever(BaseRetriever):
         except Exception as exc:  # noqa: BLE001 - name the store, keep the cause
             raise VectorSearchError(f"text-to-image search in {_where(_store_of(self._mm))} failed: {type(exc).__name__}: {exc}") from exc
 
+    def _check_adapter(self) -> None:
+        """Once, after the transform's rewriter has loaded: warn when its adapter was trained for another retriever
+        than the one that embedded this index."""
+        if self._adapter_checked or self.transform is None:
+            return
+        rw = self.transform.rewriter
+        meta = getattr(rw, "adapter_meta", None)
+        embed = getattr(self._mm, "_image_embed_model", None) or getattr(self._mm, "_embed_model", None)
+        clip: Any = getattr(embed, "clip", None)
+        if meta and clip is not None:
+            from raqo_core.rewriter.adapters import check_retriever
+
+            check_retriever(meta, clip.fingerprint, getattr(getattr(rw, "config", None), "adapter", None))
+        self._adapter_checked = bool(meta) or meta is None
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if self.transform is not None:
             query_bundle = self.transform.run(query_bundle)
+            self._check_adapter()
         return self._search(query_bundle)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if self.transform is not None:
             query_bundle = await self.transform.arun(query_bundle)
+            self._check_adapter()
         store = _store_of(self._mm)
         if store is not None and getattr(store, "_aclient", True) is None:
             # Qdrant without an async client (embedded local mode): search in a worker thread.

@@ -46,7 +46,8 @@ def test_shipped_adapters_carry_their_recipe_and_fit_the_size_budget(folder: str
     meta = A.read_adapter_meta(d)
     assert meta["mode"] == mode and meta["recipe"]["mode"] == mode and meta["stages"] == stages
     assert meta["retriever"] == "embedded" and meta["retriever_fingerprint"].startswith("RAQO-Tiny-64@")
-    assert json.loads((d / "adapter_config.json").read_text())["peft_type"] == "LORA"
+    cfg = json.loads((d / "adapter_config.json").read_text())
+    assert cfg["peft_type"] == "LORA" and cfg["base_model_name_or_path"] == A.EMBEDDED_HUB_ID  # portable: no machine path
     size = sum(p.stat().st_size for p in d.iterdir())
     assert size <= 10 * 1024 * 1024, size
     assert (d / "README.md").read_text().startswith("# RAQO embedded")
@@ -81,3 +82,29 @@ def test_loading_an_adapter_in_the_wrong_mode_warns(tiny_lm_dir, tiny_adapter, t
         warnings.simplefilter("error", A.AdapterModeWarning)
         rw = Rewriter(model=str(tiny_lm_dir), adapter=str(direct), mode="direct").load()
     assert rw.adapter_meta["mode"] == "direct"
+
+
+def test_a_corrupt_adapter_is_one_error_naming_the_folder(tmp_path):
+    import shutil
+
+    from raqo_core.errors import RAQOError
+    from raqo_core.rewriter.adapters import EMBEDDED_ADAPTER_DIR, load_adapter
+    from raqo_core.rewriter.models import load_causal_lm
+
+    bad = tmp_path / "adapter"
+    shutil.copytree(EMBEDDED_ADAPTER_DIR, bad)
+    data = (bad / "adapter_model.safetensors").read_bytes()
+    (bad / "adapter_model.safetensors").write_bytes(data[:1000])  # a truncated download
+    lm = load_causal_lm("embedded")
+    with pytest.raises(RAQOError, match=rf"cannot load adapter '{bad}': SafetensorError: .*expected a peft LoRA folder"):
+        load_adapter(lm.model, str(bad))
+
+
+def test_trained_adapters_name_a_portable_base(tmp_path):
+    from raqo_core.rewriter.adapters import make_portable
+
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/root/.cache/raqo/models/x", "r": 8}))
+    make_portable(tmp_path, "embedded")
+    assert json.loads((tmp_path / "adapter_config.json").read_text()) == {"base_model_name_or_path": A.EMBEDDED_HUB_ID, "r": 8}
+    make_portable(tmp_path, "Qwen/Qwen2.5-1.5B-Instruct")
+    assert json.loads((tmp_path / "adapter_config.json").read_text())["base_model_name_or_path"] == "Qwen/Qwen2.5-1.5B-Instruct"

@@ -124,3 +124,12 @@ def test_the_cli_modules_hold_no_core_logic():
             )
             if isinstance(node, ast.FunctionDef):
                 assert len(node.body) < 40, f"{f.name}:{node.name} is {len(node.body)} statements; move the logic into the core"
+
+
+def test_the_docs_say_what_users_must_know():
+    """Doc checks: telemetry is documented, not switched off behind the user's back; image paths are confined."""
+    haystack = (ROOT / "docs" / "haystack.md").read_text()
+    assert "HAYSTACK_TELEMETRY_ENABLED=False" in haystack
+    for f in (ROOT / "raqo_core").rglob("*.py"):
+        assert "HAYSTACK_TELEMETRY_ENABLED" not in f.read_text(), f  # the library leaves the user's setting alone
+    assert "RAQO_ALLOW_ANY_IMAGE_PATH" in (ROOT / "docs" / "embedded-benchmark.md").read_text()

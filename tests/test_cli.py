@@ -3,6 +3,7 @@ import json
 import pytest
 
 from raqo_core.cli import main
+from raqo_core.errors import RAQOError
 
 
 def test_synth_validate_eval(tmp_path, capsys, random_retriever):
@@ -128,3 +129,36 @@ def test_cli_defaults_come_from_the_configs():
     ev = p.parse_args(["eval", "--data", "d"])
     assert (ev.model, ev.adapter, ev.mode, ev.backend) == (RewriterConfig.model, "auto", RewriterConfig.mode, RewriterConfig.backend)
     assert p.parse_args(["mpade", "--data", "d", "--out", "o", "--perturb-ratio", "0.25"]).perturb_ratio == 0.25
+
+
+def test_user_errors_are_one_line_naming_the_file(tmp_path, capsys):
+    """A decompression-bomb PNG, a corrupt adapter, a malformed raqo_adapter.json: one line each, no traceback."""
+    import shutil
+
+    from PIL import Image
+
+    from raqo_core.rewriter.adapters import EMBEDDED_ADAPTER_DIR, read_adapter_meta
+
+    Image.new("1", (15000, 15000)).save(tmp_path / "bomb.png")  # 225 M pixels: PIL refuses to decode it
+    (tmp_path / "manifest.jsonl").write_text(json.dumps({"image_id": "b", "image": "bomb.png", "captions": ["x"], "split": "test"}) + "\n")
+    assert main(["data", "validate", str(tmp_path), "--decode"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bomb.png" in err and "cannot decode image" in err and "decompression bomb" in err.lower() and "\n" not in err
+    bad = tmp_path / "adapter"
+    shutil.copytree(EMBEDDED_ADAPTER_DIR, bad)
+    (bad / "raqo_adapter.json").write_text("{not json")
+    with pytest.raises(RAQOError, match=r"raqo_adapter.json': malformed JSON .* expected the raqo_adapter.json that `raqo train` writes"):
+        read_adapter_meta(bad)
+
+
+def test_a_full_disk_is_one_line(monkeypatch, capsys, tmp_path):
+    import errno
+
+    from raqo_core.cli import data
+
+    def full(a):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / "images"))
+
+    monkeypatch.setattr(data, "synth", full)
+    assert main(["data", "synth", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == f"raqo: error: [Errno 28] No space left on device: '{tmp_path / 'out' / 'images'}'"

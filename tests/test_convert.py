@@ -88,3 +88,26 @@ def test_hf_dataset_from_disk(tmp_path):
     assert [r.captions for r in m.records] == [["a", "b"], ["c"], ["d"]]
     with pytest.raises(RAQOError, match=r"has no column 'caption'"):
         convert.from_hf(str(tmp_path / "hf"), tmp_path / "o2", image_column="img", progress=False)
+
+
+def test_manifest_images_are_confined_to_the_dataset_and_its_declared_roots(tmp_path, images, monkeypatch):
+    """A converted dataset declares where its images live; a hand-written '../' or absolute path is refused."""
+    from raqo_core.data.manifest import ROOTS_NAME
+
+    src = tmp_path / "pairs.csv"
+    src.write_text("image,caption\nsub/1.jpg,a blue square\n")
+    convert.from_pairs(src, tmp_path / "out", image_root=images)
+    assert json.loads((tmp_path / "out" / ROOTS_NAME).read_text()) == {"image_roots": ["../imgs/sub"]}
+    assert load_manifest(tmp_path / "out").records[0].image == "../imgs/sub/1.jpg"
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    for image in ("../imgs/sub/2.jpg", str(images / "sub" / "3.jpg")):
+        (evil / "manifest.jsonl").write_text(json.dumps({"image_id": "x", "image": image, "captions": ["c"], "split": "test"}) + "\n")
+        with pytest.raises(ManifestError, match=f"image path '{image}' resolves outside the dataset folder .* RAQO_ALLOW_ANY_IMAGE_PATH=1"):
+            load_manifest(evil)
+        assert load_manifest(evil, confine_images=False).records[0].image == image  # the explicit opt-out
+    monkeypatch.setenv("RAQO_ALLOW_ANY_IMAGE_PATH", "1")
+    assert len(load_manifest(evil)) == 1
+    monkeypatch.delenv("RAQO_ALLOW_ANY_IMAGE_PATH")
+    (evil / ROOTS_NAME).write_text(json.dumps({"image_roots": [str(images)]}))
+    assert len(load_manifest(evil)) == 1  # declared by the dataset

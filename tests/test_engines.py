@@ -306,7 +306,7 @@ def test_cli_names_bad_backends_and_formats(capsys, tmp_path):
 
 
 def test_lora_export_reference_is_portable():
-    from raqo_core.rewriter.export import EMBEDDED_HUB_ID, portable_base
+    from raqo_core.rewriter.adapters import EMBEDDED_HUB_ID, portable_base
 
     assert portable_base("/root/.cache/raqo/models/SmolLM2-135M-Instruct-b179c9523d0e", "embedded") == EMBEDDED_HUB_ID
     assert portable_base("/data/models/qwen", "Qwen/Qwen2.5-1.5B-Instruct") == "Qwen/Qwen2.5-1.5B-Instruct"

@@ -1,6 +1,9 @@
 """RAQO in Haystack: index images into Qdrant, then query them through the RAQO node.
 
-    python examples/haystack/pipelines.py --data DATASET_DIR [--qdrant :memory: | PATH | URL] [--query "..."]
+    python examples/haystack/pipelines.py --data DATASET_DIR [--qdrant :memory: | PATH | URL] [--query "..."] [--rewriter raqo]
+
+The RAQO node names the words this retriever misreads and rewrites just those; a query it reads well
+("a red circle left of a blue square") passes through unchanged, with the reason "no challenging concepts".
 
 With no --data the embedded benchmark is rendered into the cache (≈4 s). Both pipelines are
 also given as YAML beside this file (indexing.yaml, query.yaml) and load with plain
@@ -68,7 +71,8 @@ def main() -> None:
     ap.add_argument("--data", default=None)
     ap.add_argument("--qdrant", default=":memory:")
     ap.add_argument("--limit", type=int, default=200, help="index the first N test images")
-    ap.add_argument("--query", default="a giant crimson orb to the west of a tiny cobalt tile")
+    ap.add_argument("--query", default="i need the one with a large rose tile on the left side of a cobalt star")
+    ap.add_argument("--rewriter", default="raqo", help="raqo (the shipped adapter, default) or a baseline: wordnet, llm-rewrite …")
     a = ap.parse_args()
     from raqo_core.data.manifest import load_manifest
     from raqo_core.paths import embedded_benchmark_dir
@@ -81,8 +85,9 @@ def main() -> None:
         {"converter": {"sources": [m.image_path(r) for r in test], "meta": [{"image_id": r.image_id} for r in test]}}
     )
     print(f"indexed {store.count_documents()} images")
-    res = query_pipeline(store, rewriter="wordnet").run({"rewriter": {"query": a.query}}, include_outputs_from={"rewriter"})
-    print("rewriter:", res["rewriter"]["meta"])
+    res = query_pipeline(store, rewriter=a.rewriter).run({"rewriter": {"query": a.query}}, include_outputs_from={"rewriter"})
+    out = res["rewriter"]
+    print(f"query:    {a.query}\nconcepts: {out['concepts']}\nrewrite:  {out['query']}  ({out['meta']['reason']})")
     for d in res["retriever"]["documents"][:5]:
         print(f"{d.score:.3f}  {d.meta['image_id']}  {d.meta['file_path']}")
 

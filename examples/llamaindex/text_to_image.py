@@ -50,18 +50,19 @@ def main() -> None:
     ap.add_argument("--data", default=None)
     ap.add_argument("--qdrant", default=":memory:")
     ap.add_argument("--limit", type=int, default=200)
-    ap.add_argument("--query", default="a giant crimson orb to the west of a tiny cobalt tile")
-    ap.add_argument("--rewriter", default="wordnet", help="raqo (embedded model) or a baseline name")
+    ap.add_argument("--query", default="i need the one with a large rose tile on the left side of a cobalt star")
+    ap.add_argument("--rewriter", default="raqo", help="raqo (the shipped adapter, default) or a baseline name")
     a = ap.parse_args()
     from raqo_core.paths import embedded_benchmark_dir
     from raqo_core.rewriter.factory import build_rewriter
 
     _, index, _, _ = build(Path(a.data) if a.data else embedded_benchmark_dir(0), a.qdrant, a.limit)
-    transform = RAQOQueryTransform(build_rewriter(a.rewriter))
+    transform = RAQOQueryTransform(build_rewriter(a.rewriter))  # adapter="auto": the shipped one for the embedded base
     retriever = RAQOTextToImageRetriever(index, transform, image_similarity_top_k=5)
     for n in retriever.retrieve(a.query):
         print(f"{n.score:.3f}  {n.node.metadata['image_id']}")
-    print("rewrite:", transform.last_result)
+    r = transform.last_result
+    print(f"query:    {a.query}\nconcepts: {r.concepts}\nrewrite:  {r.rewritten_query}  ({r.reason})")
     nodes = asyncio.run(retriever.aretrieve(a.query))
     print("async:", [n.node.metadata["image_id"] for n in nodes])
     resp = query_engine(index, transform).query(a.query)

@@ -57,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RAQOError as exc:
         print(f"raqo: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a permission, a missing file: the system's one line, naming the path
+        print(f"raqo: error: {exc}", file=sys.stderr)
+        return 2
     except ImportError as exc:  # a missing optional dependency: one line naming the extra to install
         from raqo_core.extras import install_hint
 

@@ -39,7 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     mp.add_argument("--endpoint", default=None, help="OpenAI-compatible base URL for --agent chat")
     mp.add_argument("--agent-model", default=None)
     mp.add_argument("--api-key-env", default="OPENAI_API_KEY")
-    mp.add_argument("--concurrency", type=int, default=8)
+    mp.add_argument("--concurrency", type=int, default=8, help="chat agent: requests in flight at once (default: %(default)s)")
+    mp.add_argument("--agent-timeout", type=float, default=60.0, help="chat agent: seconds per request (default: %(default)s)")
+    mp.add_argument("--agent-retries", type=int, default=3, help="chat agent: retries after 429/5xx/timeouts (default: %(default)s)")
     add_common(mp, device=True)
     mp.set_defaults(func=run)
 
@@ -71,7 +73,14 @@ def run(a: argparse.Namespace) -> int:
     else:
         from raqo_core.mpade.agents import ChatMLLMAgent
 
-        chat = ChatMLLMAgent(a.endpoint, a.agent_model, api_key_env=a.api_key_env, concurrency=a.concurrency)
+        chat = ChatMLLMAgent(
+            a.endpoint,
+            a.agent_model,
+            api_key_env=a.api_key_env,
+            concurrency=a.concurrency,
+            timeout_s=a.agent_timeout,
+            max_retries=a.agent_retries,
+        )
         meta = run_mpade(manifest, retriever, chat, a.out, cfg)
     print(json.dumps({k: meta[k] for k in ("labels", "counts", "accepted_rewrites_per_ambiguous_query", "timings") if k in meta}, indent=2))
     print(f"wrote {a.out}/D_CCR.jsonl, D_QRE.jsonl, D_PRO.jsonl, meta.json, report.md")

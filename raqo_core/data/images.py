@@ -33,7 +33,7 @@ def open_rgb(src: str | os.PathLike[str] | Image, *, what: str = "image", conver
         try:
             img = PILImage.open(path)
             img.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as exc:
             raise RAQOError(f"{label}: cannot decode image ({exc}); expected a readable PNG/JPEG/WebP file") from exc
     if img.mode == "RGB":
         return img

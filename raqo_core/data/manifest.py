@@ -4,7 +4,11 @@
 {"image_id": "000123", "image": "images/000123.png", "captions": ["..."], "split": "train"}
 ```
 
-``image`` is relative to the manifest's folder. A record may carry extra caption
+``image`` is relative to the manifest's folder, and must stay inside it, or inside an image root the dataset
+declares in ``image_roots.json`` beside the manifest (``{"image_roots": ["../flickr30k-images"]}``, written by the
+converters when the images live elsewhere). So a manifest cannot make RAQO read (or, with a chat agent, upload)
+files outside the dataset; ``load_manifest(..., confine_images=False)`` or ``RAQO_ALLOW_ANY_IMAGE_PATH=1`` opts out.
+A record may carry extra caption
 *registers* under ``"registers"`` (e.g. ``{"user": [...], "transfer": [...]}``); the
 embedded benchmark uses them for user-style queries. ``captions`` is the default
 register, also reachable as ``"plain"``.
@@ -116,6 +120,30 @@ class Manifest:
         return sorted(names)
 
 
+ROOTS_NAME = "image_roots.json"
+
+
+def _inside(p: Path, root: Path) -> bool:
+    return p == root or root in p.parents
+
+
+def declared_roots(folder: Path) -> list[Path]:
+    """The dataset folder and the image roots its ``image_roots.json`` declares (resolved)."""
+    roots = [folder.resolve()]
+    side = folder / ROOTS_NAME
+    if side.is_file():
+        import json
+
+        try:
+            raw = json.loads(side.read_text())["image_roots"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ManifestError(f'{side}: expected {{"image_roots": ["relative/folder", …]}} ({type(exc).__name__}: {exc})') from None
+        if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+            raise ManifestError(f"{side}: 'image_roots' must be a list of folder paths, got {raw!r}")
+        roots += [(folder / r).resolve() for r in raw]
+    return roots
+
+
 def resolve_manifest_path(path: str | os.PathLike[str]) -> Path:
     """Accept a manifest file or a dataset folder holding ``manifest.jsonl``."""
     p = Path(path)
@@ -126,15 +154,19 @@ def resolve_manifest_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def load_manifest(path: str | os.PathLike[str], *, check_images: bool | str = "exists") -> Manifest:
+def load_manifest(path: str | os.PathLike[str], *, check_images: bool | str = "exists", confine_images: bool | None = None) -> Manifest:
     """Load and validate a manifest.
 
     check_images: ``"exists"`` (default) checks every image file exists; ``"decode"`` also
     opens each one with PIL (slow, catches corrupt files); ``False`` skips the check.
-    Errors name the line, the record's ``image_id`` and the bad field.
+    confine_images: image paths must resolve inside the dataset folder or its declared image roots (default:
+    on, unless ``RAQO_ALLOW_ANY_IMAGE_PATH=1``). Errors name the line, the record's ``image_id`` and the bad field.
     """
     mpath = resolve_manifest_path(path)
     root = mpath.parent
+    if confine_images is None:
+        confine_images = os.environ.get("RAQO_ALLOW_ANY_IMAGE_PATH", "") not in ("1", "true", "yes")
+    allowed = declared_roots(root) if confine_images else []
     records: list[Record] = []
     seen: dict[str, int] = {}
     for lineno, raw in enumerate(read_jsonl(mpath), start=1):
@@ -143,6 +175,11 @@ def load_manifest(path: str | os.PathLike[str], *, check_images: bool | str = "e
         if rec.image_id in seen:
             raise ManifestError(f"{where}: duplicate image_id {rec.image_id!r} (first seen on record {seen[rec.image_id]})")
         seen[rec.image_id] = lineno
+        if allowed and not any(_inside((root / rec.image).resolve(), r) for r in allowed):
+            raise ManifestError(
+                f"{where} (image_id={rec.image_id!r}): image path {rec.image!r} resolves outside the dataset folder {str(root)!r} "
+                f"and the image roots it declares in {ROOTS_NAME}; declare the folder there, or set RAQO_ALLOW_ANY_IMAGE_PATH=1"
+            )
         if check_images:
             img = root / rec.image
             if not img.is_file():
@@ -158,11 +195,23 @@ def load_manifest(path: str | os.PathLike[str], *, check_images: bool | str = "e
 
 
 def write_manifest(path: str | os.PathLike[str], records: Iterable[Record]) -> Path:
-    """Write records atomically; ``path`` may be a folder (``manifest.jsonl`` inside)."""
+    """Write records atomically; ``path`` may be a folder (``manifest.jsonl`` inside). Images outside that folder
+    get their common folder declared in ``image_roots.json``, so :func:`load_manifest` accepts them."""
+    from raqo_core.io import atomic_write_json
+
     p = Path(path)
     if p.suffix != ".jsonl":
         p = p / MANIFEST_NAME
-    return atomic_write_jsonl(p, (r.to_json() for r in records))
+    recs = list(records)
+    folder = p.parent.resolve()
+    outside = [(folder / r.image).resolve().parent for r in recs if not _inside((folder / r.image).resolve(), folder)]
+    side = p.parent / ROOTS_NAME
+    if outside:
+        common = Path(os.path.commonpath([str(o) for o in outside]))
+        atomic_write_json(side, {"image_roots": [os.path.relpath(common, folder)]})
+    else:
+        side.unlink(missing_ok=True)
+    return atomic_write_jsonl(p, (r.to_json() for r in recs))
 
 
 def queries_and_targets(records: Sequence[Record], register: str = "captions") -> tuple[list[str], list[int]]:

@@ -333,8 +333,8 @@ class ChatMLLMAgent:
 
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise RAQOError(f"base_url must be an http(s) URL, got {base_url!r}")
-        if concurrency < 1 or max_retries < 0:
-            raise RAQOError(f"concurrency must be >= 1 and max_retries >= 0, got {concurrency}, {max_retries}")
+        if concurrency < 1 or max_retries < 0 or not timeout_s > 0:
+            raise RAQOError(f"concurrency must be >= 1, max_retries >= 0 and timeout_s > 0, got {concurrency}, {max_retries}, {timeout_s}")
         self.client = JSONClient(
             base_url,
             api_key=os.environ.get(api_key_env) or None,

@@ -37,7 +37,65 @@ from raqo_core.mpade.outputs import build_outputs
 from raqo_core.text import STOPWORDS, caption_vocabulary, tokenize_words
 
 logger = logging.getLogger(__name__)
-RECORDS, DONE = "records.jsonl", "done.txt"
+RECORDS, DONE, MINED_WITH = "records.jsonl", "done.txt", "mined_with.json"
+# The settings that decide what is mined. The others (concepts, filter_threshold, perturb_ratio, perturb_exclude,
+# perturb_qre, none_ratio, max_concepts, max_concept_words) only shape the outputs, so finished records are
+# relabelled with new values of those without mining again.
+MINING_SETTINGS = (
+    "split", "register", "limit", "queries_per_image", "unambiguous_k", "ambiguous_k", "rounds", "target_rewrites",
+    "n_candidates", "perturb", "perturb_margin", "score", "score_scale", "chunk_size",
+)  # fmt: skip
+FAILED_CHUNKS_IN_A_ROW = 2  # the agent failed every request of this many chunks in a row: stop (a circuit breaker)
+
+
+def mining_key(cfg: MPADEConfig, retriever: Any, agent: Any, texts: list[str], owners: list[int]) -> dict[str, Any]:
+    """What a resumed run must share with the records on disk: the mining settings, the queries and the retriever."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for t, o in zip(texts, owners, strict=True):
+        h.update(f"{o}\t{t}\n".encode())
+    c = asdict(cfg)
+    return {
+        "settings": {k: c[k] for k in MINING_SETTINGS},
+        "queries": {"n": len(texts), "sha256": h.hexdigest()[:16]},
+        "retriever_fingerprint": retriever.fingerprint,
+        "agent": getattr(agent, "name", type(agent).__name__),
+    }
+
+
+def check_mined_with(out: Path, key: dict[str, Any]) -> None:
+    """Refuse to resume records mined with other settings, queries, retriever or agent; record the key otherwise."""
+    path = out / MINED_WITH
+    if path.is_file():
+        have = json.loads(path.read_text())
+        diff = [
+            f"{k}={have.get('settings', {}).get(k)!r} (now {key['settings'][k]!r})"
+            for k in key["settings"]
+            if have.get("settings", {}).get(k) != key["settings"][k]
+        ]
+        for k in ("queries", "retriever_fingerprint", "agent"):
+            if have.get(k) != key[k]:
+                diff.append(f"{k}={have.get(k)!r} (now {key[k]!r})")
+        if diff:
+            raise RAQOError(
+                f"{out} holds MPADE records mined with {'; '.join(diff)}; resume only with the same data and mining settings "
+                "(use another --out, or delete the folder to mine again)"
+            )
+    elif (out / DONE).is_file():
+        logger.warning("%s has mined records but no %s (an older run): resuming without checking its settings", out, MINED_WITH)
+    atomic_write_json(path, key)
+
+
+def _agent_outcome(records: list[dict[str, Any]]) -> str | None:
+    """``None`` when the chunk asked the agent nothing; ``""`` when the agent answered; its last error when it failed
+    every request of the chunk (nothing was learnt from it)."""
+    amb = [r for r in records if r["kind"] == "ambiguous"]
+    if not amb:
+        return None
+    if all(r["errors"] and not r["candidates"] and not any(r["accepted_per_round"]) for r in amb):
+        return str(amb[-1]["errors"][-1])
+    return ""
 
 
 class _State:
@@ -164,11 +222,12 @@ def run_mpade(
     timings["assessment_queries_per_s"] = round(len(items) / max(timings["assessment_s"], 1e-6), 1)
     if vocabulary is None:
         vocabulary = caption_vocabulary([c for r in manifest.split("train") for c in r.captions])
+    check_mined_with(out, mining_key(cfg, retriever, agent, texts, owners))
     state = _State(out)
     work = [it for it in items if it.label(cfg.unambiguous_k, cfg.ambiguous_k) in (AMBIGUOUS, UNAMBIGUOUS)]
     chunks = [work[a : a + cfg.chunk_size] for a in range(0, len(work), cfg.chunk_size)]
     t1 = time.time()
-    done_now = 0
+    done_now = failed_in_a_row = 0
     bar = tqdm(total=len(chunks), initial=len(state.done & set(range(len(chunks)))), desc="MPADE", unit="chunk", disable=not progress)
     for ci, chunk in enumerate(chunks):
         if ci in state.done:
@@ -176,6 +235,19 @@ def run_mpade(
         if stop_after_chunks is not None and done_now >= stop_after_chunks:
             break
         records = _process_chunk(chunk, cfg, retriever, agent, img_emb, q_emb, image_paths, vocabulary)
+        error = _agent_outcome(records)
+        if error:  # not marked done: a re-run against a fixed server mines it
+            failed_in_a_row += 1
+            logger.warning("MPADE chunk %d: the agent failed every request (%s); it stays to do", ci, error[:160])
+            if failed_in_a_row >= FAILED_CHUNKS_IN_A_ROW:
+                bar.close()
+                raise RAQOError(
+                    f"the agent failed every request of {failed_in_a_row} chunks in a row (last error: {error[:200]}); "
+                    f"stopped. {len(state.done)} finished chunks are kept in {out}; fix the agent and re-run to resume"
+                )
+            continue
+        if error is not None:  # the agent answered (chunks that ask it nothing leave the count alone)
+            failed_in_a_row = 0
         state.commit(ci, records)
         done_now += 1
         bar.update(1)

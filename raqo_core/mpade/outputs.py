@@ -207,7 +207,8 @@ def build_outputs(
         raise RAQOError(
             f"MPADE produced no training pairs: {len(amb)} ambiguous queries yielded no accepted rewrite that passed "
             f"filtering (dropped {dropped['rewrites']} rewrites, {dropped['perturbations']} perturbations) and "
-            f"{len(pert)} perturbations; try more rounds, a lower filter_threshold, or another agent. Nothing was written."
+            f"{len(pert)} perturbations; try more rounds, a lower filter_threshold, or another agent. No D_CCR, D_QRE or D_PRO "
+            f"was written; the mined records in {out} are kept (a re-run with other output settings relabels them)."
         )
     write_records(out / CCR_FILE, d_ccr)
     write_records(out / QRE_FILE, d_qre)

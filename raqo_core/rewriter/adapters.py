@@ -21,6 +21,7 @@ META_NAME = "raqo_adapter.json"
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EMBEDDED_ADAPTER_DIR = _ASSETS / "embedded_adapter"
 EMBEDDED_DIRECT_ADAPTER_DIR = _ASSETS / "embedded_direct_adapter"
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the embedded base GGUF was quantised from
 # The output format each rewriter mode expects of an adapter: detect reads the ReCoT concept line.
 ADAPTER_MODE_FOR = {"recot": "recot", "detect": "recot", "direct": "direct"}
 
@@ -87,8 +88,17 @@ class RetrieverMismatchWarning(UserWarning):
 
 
 def read_adapter_meta(adapter: str | Path) -> dict[str, Any]:
+    """The adapter's ``raqo_adapter.json`` ({} when it has none); a malformed file is an error naming it."""
     p = Path(adapter) / META_NAME
-    return json.loads(p.read_text()) if p.is_file() else {}
+    if not p.is_file():
+        return {}
+    try:
+        meta = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RAQOError(f"{str(p)!r}: malformed JSON ({exc}); expected the raqo_adapter.json that `raqo train` writes") from None
+    if not isinstance(meta, dict):
+        raise RAQOError(f"{str(p)!r}: expected a JSON object, got {type(meta).__name__}")
+    return meta
 
 
 def load_adapter(model: Any, adapter: str, *, merge: bool = True, expected_retriever: str | None = None) -> tuple[Any, dict[str, Any]]:
@@ -102,8 +112,38 @@ def load_adapter(model: Any, adapter: str, *, merge: bool = True, expected_retri
         raise RAQOError(f"adapter {adapter!r} not found; expected a local peft adapter folder or a hub id (org/name)")
     try:
         peft_model = PeftModel.from_pretrained(model, adapter)
-    except (OSError, ValueError) as exc:
-        raise RAQOError(f"cannot load adapter {adapter!r}: {exc}") from exc
+    except Exception as exc:  # corrupt safetensors, a refused pickle, a shape mismatch: one line naming the folder
+        raise RAQOError(
+            f"cannot load adapter {adapter!r}: {type(exc).__name__}: {str(exc)[:200]}; expected a peft LoRA folder "
+            "(adapter_config.json + adapter_model.safetensors) trained on this base model"
+        ) from exc
     meta = read_adapter_meta(adapter) if local.exists() else {}
     check_retriever(meta, expected_retriever, adapter)
     return (peft_model.merge_and_unload() if merge else peft_model), meta
+
+
+def _is_hub_id(ref: str) -> bool:
+    return not Path(ref).is_absolute() and not ref.startswith((".", "~")) and ref.count("/") == 1 and not Path(ref).exists()
+
+
+def portable_base(recorded: str | None, model: str) -> str:
+    """A base-model reference that means the same on another machine: a hub id, never a local path."""
+    if model == "embedded":
+        return EMBEDDED_HUB_ID
+    for ref in (model, recorded):
+        if ref and _is_hub_id(ref):
+            return ref
+    return Path(recorded or model).name  # a local folder: its name, resolved by the user's own model path
+
+
+def make_portable(adapter_dir: str | Path, model: str) -> None:
+    """Rewrite the adapter's ``base_model_name_or_path`` (peft writes the loading machine's path) as a portable
+    reference, so the folder loads anywhere and other tools (vLLM, TGI) can serve it."""
+    from raqo_core.io import atomic_write_json
+
+    p = Path(adapter_dir) / "adapter_config.json"
+    cfg = json.loads(p.read_text())
+    ref = portable_base(cfg.get("base_model_name_or_path"), model)
+    if cfg.get("base_model_name_or_path") != ref:
+        cfg["base_model_name_or_path"] = ref
+        atomic_write_json(p, cfg)

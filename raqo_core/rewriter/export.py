@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from raqo_core.errors import RAQOError
+from raqo_core.rewriter.adapters import EMBEDDED_HUB_ID, portable_base
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("hf", "gguf", "lora")
 GGUF_TYPES = ("f16", "q8_0")
 EXPORT_META = "raqo_export.json"
-EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the embedded base GGUF was quantised from
 
 
 def adapter_digest(adapter: str | Path | None) -> str:
@@ -183,20 +183,6 @@ def export_lora(src: ExportSource, out: str | Path) -> Path:
         atomic_write_json(tmp / "adapter_config.json", cfg)
         atomic_write_json(tmp / EXPORT_META, {**meta, "format": "lora"})
     return out
-
-
-def _is_hub_id(ref: str) -> bool:
-    return not Path(ref).is_absolute() and not ref.startswith((".", "~")) and ref.count("/") == 1 and not Path(ref).exists()
-
-
-def portable_base(recorded: str | None, model: str) -> str:
-    """A base-model reference that means the same on another machine: a hub id, never a local path."""
-    if model == "embedded":
-        return EMBEDDED_HUB_ID
-    for ref in (model, recorded):
-        if ref and _is_hub_id(ref):
-            return ref
-    return Path(recorded or model).name  # a local folder: its name, resolved by the user's own model path
 
 
 # -- GGUF ----------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ DIRECT_SYSTEM_PROMPT = "Rewrite the query so an image retriever understands it."
 
 # Chat-template control tokens a query could smuggle in (ChatML / Llama 3 ``<|…|>``, Llama 2 ``<s>`` and
 # ``[INST]``, Gemma ``<start_of_turn>``): tokenizers and llama.cpp parse them as real special tokens.
+# The answer format's own markers: a query must not be able to write "Concepts: …" / "Rewrite: …" lines of its own.
+_MARKERS = re.compile(r"\b(concepts|rewrite)\s*:", re.IGNORECASE)
 _SPECIAL = re.compile(r"<\|[^<>|\s]{1,40}\|>|</?s>|\[/?INST\]|<(?:start|end)_of_turn>", re.IGNORECASE)
 
 
@@ -56,12 +58,13 @@ def check_mode(mode: str) -> str:
 
 
 def sanitize_query(query: str, max_chars: int = 512) -> str:
-    """Strip control/format characters, chat-template control tokens and delimiters, collapse
-    whitespace, cap the length."""
+    """Strip control/format characters, chat-template control tokens, the query delimiters and the colon of the
+    answer's ``Concepts:``/``Rewrite:`` markers; collapse whitespace; cap the length."""
     if not isinstance(query, str):
         raise RAQOError(f"query must be a string, got {type(query).__name__}")
     cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in query)
     cleaned = _SPECIAL.sub(" ", cleaned.replace(OPEN, " ").replace(CLOSE, " "))
+    cleaned = _MARKERS.sub(lambda m: m.group(1), cleaned)
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     return cleaned[:max_chars].rstrip()
 

@@ -11,7 +11,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from raqo_core.errors import RAQOError
 from raqo_core.io import atomic_write_json
@@ -98,13 +98,27 @@ class StageContext:
         return self.train.seed
 
 
-class Stage(Protocol):
-    name: ClassVar[str]
+class Stage:
+    """A training stage. Subclasses declare their settings, Table 4 row and modes in the class line::
+
+        class DPOStage(Stage, config=DPOConfig, ablation="no_dpo"):
+            def train(self, ctx, cfg, out): ...
+
+    Any object with these attributes and ``train`` works too (the registry only looks them up)."""
+
+    name: ClassVar[str]  # the config's ``stage``
     config_class: ClassVar[type[StageConfig]]
     ablation: ClassVar[str]  # Table 4's row without this stage
     modes: ClassVar[tuple[str, ...]]  # rewriter modes the stage trains: recot and/or direct
 
-    def train(self, ctx: StageContext, cfg: Any, out: Path) -> dict[str, Any]: ...
+    def __init_subclass__(
+        cls, *, config: type[StageConfig], ablation: str, modes: tuple[str, ...] = ("recot", "direct"), **kw: Any
+    ) -> None:
+        super().__init_subclass__(**kw)
+        cls.name, cls.config_class, cls.ablation, cls.modes = config.stage, config, ablation, modes
+
+    def train(self, ctx: StageContext, cfg: Any, out: Path) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 def subset(examples: list[Any], n: int | None, seed: int) -> list[Any]:
@@ -183,13 +197,16 @@ def latest_checkpoint(d: Path) -> str | None:
 
 
 def _finish(
-    out: Path, model: Any, tok: Any, name: str, metrics: dict[str, Any], cfg: StageConfig, seconds: float, n: int
+    out: Path, model: Any, tok: Any, name: str, metrics: dict[str, Any], cfg: StageConfig, seconds: float, n: int, base_model: str
 ) -> dict[str, Any]:
+    from raqo_core.rewriter.adapters import make_portable
+
     adapter = out / "adapter"
     tmp = out / "adapter.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
+    make_portable(tmp, base_model)  # a hub id, not this machine's cache path
     shutil.rmtree(adapter, ignore_errors=True)
     tmp.rename(adapter)
     info = {"stage": name, "done": True, "examples": n, "seconds": round(seconds, 1), "config": asdict(cfg), "metrics": metrics}
@@ -198,12 +215,12 @@ def _finish(
     return info
 
 
-def train_and_finish(trainer: Any, tok: Any, out: Path, name: str, cfg: StageConfig, n: int) -> dict[str, Any]:
+def train_and_finish(trainer: Any, tok: Any, out: Path, name: str, cfg: StageConfig, n: int, base_model: str) -> dict[str, Any]:
     """Train (resuming from the last checkpoint, if any) and write the stage's adapter + stage.json."""
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=latest_checkpoint(out / "checkpoints"))
     metrics = {"train_loss": float(result.training_loss), "steps": result.global_step}
-    return _finish(out, trainer.model, tok, name, metrics, cfg, time.time() - t0, n)
+    return _finish(out, trainer.model, tok, name, metrics, cfg, time.time() - t0, n, base_model)
 
 
 def stage_done(out: Path) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from raqo_core.training.stages.base import StageConfig, StageContext
+from raqo_core.training.stages.base import Stage, StageConfig, StageContext
 
 
 @dataclass
@@ -14,12 +14,7 @@ class CCDConfig(StageConfig):
     stage: ClassVar[str] = "ccd"
 
 
-class CCDStage:
-    name: ClassVar[str] = "ccd"
-    config_class: ClassVar[type[StageConfig]] = CCDConfig
-    ablation: ClassVar[str] = "no_ccr"
-    modes: ClassVar[tuple[str, ...]] = ("recot",)  # direct rewriting has no concept step
-
+class CCDStage(Stage, config=CCDConfig, ablation="no_ccr", modes=("recot",)):  # direct rewriting has no concept step
     def train(self, ctx: StageContext, cfg: CCDConfig, out: Path) -> dict[str, Any]:
         from raqo_core.mpade.records import CCR_FILE, read_ccr
         from raqo_core.training.data import ccd_examples

@@ -14,7 +14,7 @@ from transformers import Trainer
 from raqo_core.errors import RAQOError
 from raqo_core.training.pro_loss import pro_loss
 from raqo_core.training.stages import base
-from raqo_core.training.stages.base import ReplayConfig, StageConfig, StageContext
+from raqo_core.training.stages.base import ReplayConfig, Stage, StageContext
 
 
 @dataclass
@@ -153,15 +153,10 @@ def train_pro(
         reward_scale=cfg.reward_scale,
         callbacks=[base.nan_callback()],
     )
-    return base.train_and_finish(trainer, tok, out, "pro", cfg, len(examples))
+    return base.train_and_finish(trainer, tok, out, "pro", cfg, len(examples), base_model)
 
 
-class PROStage:
-    name: ClassVar[str] = "pro"
-    config_class: ClassVar[type[StageConfig]] = PROConfig
-    ablation: ClassVar[str] = "no_pro"
-    modes: ClassVar[tuple[str, ...]] = ("recot", "direct")
-
+class PROStage(Stage, config=PROConfig, ablation="no_pro"):
     def train(self, ctx: StageContext, cfg: PROConfig, out: Path) -> dict[str, Any]:
         from raqo_core.mpade.records import PRO_FILE, read_pro
         from raqo_core.training.data import pro_examples

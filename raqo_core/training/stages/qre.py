@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from raqo_core.training.stages.base import ReplayConfig, StageConfig, StageContext, replay_pool, replay_sample, subset
+from raqo_core.training.stages.base import ReplayConfig, Stage, StageContext, replay_pool, replay_sample, subset
 
 
 @dataclass
@@ -15,12 +15,7 @@ class QREConfig(ReplayConfig):
     stage: ClassVar[str] = "qre"
 
 
-class QREStage:
-    name: ClassVar[str] = "qre"
-    config_class: ClassVar[type[StageConfig]] = QREConfig
-    ablation: ClassVar[str] = "no_qre"
-    modes: ClassVar[tuple[str, ...]] = ("recot", "direct")
-
+class QREStage(Stage, config=QREConfig, ablation="no_qre"):
     def train(self, ctx: StageContext, cfg: QREConfig, out: Path) -> dict[str, Any]:
         from raqo_core.mpade.records import QRE_FILE, read_qre
         from raqo_core.training.data import qre_examples

@@ -34,4 +34,4 @@ def train_sft(
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=datasets.Dataset.from_list(examples), processing_class=tok, callbacks=[base.nan_callback()]
     )
-    return base.train_and_finish(trainer, tok, out, name, cfg, len(examples))
+    return base.train_and_finish(trainer, tok, out, name, cfg, len(examples), base_model)
