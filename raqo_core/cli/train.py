@@ -12,6 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--out", default="runs", help="run folders go here (default: %(default)s)")
     tr.add_argument("--ablations", action="store_true", help="also train Table 4's ablation variants")
     tr.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the config's)")
+    tr.add_argument(
+        "--dry-run", action="store_true", help="check the config, data, base model and retriever (no weights loaded) and print the plan"
+    )
     tr.set_defaults(func=run)
 
 
@@ -19,6 +22,13 @@ def run(a: argparse.Namespace) -> int:
     from raqo_core.cli._common import set_threads
     from raqo_core.training.pipeline import TrainConfig, train_variants
 
+    if a.dry_run:
+        from raqo_core.training.plan import format_plan, plan_training
+
+        cfg = TrainConfig.from_yaml(a.config, validate=False)
+        plan = plan_training(cfg, a.out)
+        print(format_plan(plan, cfg))
+        return 0 if plan.ok else 2
     cfg = TrainConfig.from_yaml(a.config)
     set_threads(a.threads or cfg.threads)
     results = train_variants(cfg, a.out, with_ablations=a.ablations)

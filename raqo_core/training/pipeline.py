@@ -55,7 +55,7 @@ class TrainConfig:
     eval: dict[str, Any] = field(default_factory=dict, metadata={"help": "raqo report settings (limits)"})
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> TrainConfig:
+    def from_yaml(cls, path: str | Path, *, validate: bool = True) -> TrainConfig:
         """A config file, or a preset shipped with the package by name (:func:`preset_names`: ``quick``, ``embedded``, ``paper``)."""
         import yaml
 
@@ -72,10 +72,11 @@ class TrainConfig:
         if bad:
             raise RAQOError(f"{p}: stage settings {bad} must be mappings of that stage's fields")
         cfg = cls(**raw, stage_settings=per_stage)
-        try:
-            cfg.validate()
-        except RAQOError as exc:
-            raise RAQOError(f"{p}: {exc}") from None
+        if validate:  # the dry run validates itself, to report every problem at once
+            try:
+                cfg.validate()
+            except RAQOError as exc:
+                raise RAQOError(f"{p}: {exc}") from None
         return cfg
 
     def validate(self) -> None:
@@ -97,8 +98,12 @@ class TrainConfig:
             raise RAQOError(f"settings for unknown stage(s) {unknown}; expected some of {names}")
         for s in names:
             self.stage(s)
+        for what, cls, values in (("mpade", MPADEConfig, self.mpade), ("lora", LoraSettings, self.lora)):
+            try:
+                cls(**values)
+            except TypeError as exc:
+                raise RAQOError(f"{what}: {exc}; expected some of {sorted(f.name for f in fields(cls))}") from None
         MPADEConfig(**self.mpade).validate()
-        LoraSettings(**self.lora)
 
     def stage(self, name: str) -> StageConfig:
         """The settings of stage ``name`` (its ``config_class``, checked)."""

@@ -181,6 +181,8 @@ def load_trainable(base: str, init_adapter: str | Path | None, lora: LoraSetting
     model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     if init_adapter:
         model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        for c in model.peft_config.values():  # the saved reference is portable (a hub id); train against the local copy
+            c.base_model_name_or_path = path
     else:
         model = get_peft_model(
             model,
