@@ -25,6 +25,17 @@ def test_every_analysis_imports_and_documents_its_command(name):
         assert exit_.value.code == 0
 
 
+def test_importing_an_analysis_changes_nothing():
+    """forbid_named swaps the grounding processor only while it runs: an import must leave the rewriter alone
+    (it once did not, and every later transformers rewrite in the process was decoded with the swap)."""
+    from raqo_core.rewriter import grounding
+
+    real = grounding.GroundedConcepts
+    from benchmarks.analysis import forbid_named
+
+    assert grounding.GroundedConcepts is real and forbid_named.ForbidNamed is not real
+
+
 def test_grounding_fidelity_counts_concepts_outside_the_query(tmp_path, capsys):
     from benchmarks.analysis import grounding_fidelity
 

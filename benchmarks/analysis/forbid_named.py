@@ -52,7 +52,16 @@ class ForbidNamed(_Base):
         return scores
 
 
-grounding.GroundedConcepts = ForbidNamed  # type: ignore[misc]
+def run(argv: list[str]) -> int:
+    """``raqo`` with the grounded-concept processor swapped for :class:`ForbidNamed` (for this process only;
+    importing the module changes nothing)."""
+    real = grounding.GroundedConcepts
+    grounding.GroundedConcepts = ForbidNamed  # type: ignore[misc]
+    try:
+        return main(argv)
+    finally:
+        grounding.GroundedConcepts = real  # type: ignore[misc]
+
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run(sys.argv[1:]))
