@@ -49,14 +49,18 @@ class RAQOTextToImageRetriever(BaseRetriever):
         self._dim_checked = self._adapter_checked = False
         super().__init__(**kwargs)
 
+    def _clip(self) -> Any:
+        """The RAQO retriever behind the index's image embedding model (None for another embedding model)."""
+        embed = getattr(self._mm, "_image_embed_model", None) or getattr(self._mm, "_embed_model", None)
+        return getattr(embed, "clip", None)
+
     def _check_dim(self) -> None:
         """Once: the collection's vector size must be the embedding model's (else Qdrant answers with a shape error)."""
         if self._dim_checked:
             return
         store = _store_of(self._mm)
         client = getattr(store, "_client", None)
-        embed = getattr(self._mm, "_image_embed_model", None) or getattr(self._mm, "_embed_model", None)
-        clip: Any = getattr(embed, "clip", None)
+        clip = self._clip()
         dim = getattr(clip, "dim", None)
         if client is not None and dim is not None:
             try:
@@ -85,8 +89,7 @@ class RAQOTextToImageRetriever(BaseRetriever):
             return
         rw = self.transform.rewriter
         meta = getattr(rw, "adapter_meta", None)
-        embed = getattr(self._mm, "_image_embed_model", None) or getattr(self._mm, "_embed_model", None)
-        clip: Any = getattr(embed, "clip", None)
+        clip = self._clip()
         if meta and clip is not None:
             from raqo_core.rewriter.adapters import check_retriever
 

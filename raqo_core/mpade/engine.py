@@ -64,7 +64,7 @@ def mining_key(cfg: MPADEConfig, retriever: Any, agent: Any, texts: list[str], o
     }
 
 
-def check_mined_with(out: Path, key: dict[str, Any]) -> None:
+def check_resume_key(out: Path, key: dict[str, Any]) -> None:
     """Refuse to resume records mined with other settings, queries, retriever or agent; record the key otherwise."""
     path = out / MINED_WITH
     if path.is_file():
@@ -222,7 +222,7 @@ def run_mpade(
     timings["assessment_queries_per_s"] = round(len(items) / max(timings["assessment_s"], 1e-6), 1)
     if vocabulary is None:
         vocabulary = caption_vocabulary([c for r in manifest.split("train") for c in r.captions])
-    check_mined_with(out, mining_key(cfg, retriever, agent, texts, owners))
+    check_resume_key(out, mining_key(cfg, retriever, agent, texts, owners))
     state = _State(out)
     work = [it for it in items if it.label(cfg.unambiguous_k, cfg.ambiguous_k) in (AMBIGUOUS, UNAMBIGUOUS)]
     chunks = [work[a : a + cfg.chunk_size] for a in range(0, len(work), cfg.chunk_size)]

@@ -17,12 +17,6 @@ from raqo_core.rewriter.base import QueryRewriter, check_queries
 from raqo_core.rewriter.result import RewriteResult
 
 
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
-
-
 class DiskCachedRewriter(QueryRewriter):
     """The file is named after the inner rewriter's fingerprint *once it is loaded*: only then does it
     know its engine (``hf``, ``llamacpp:…``, ``openai:…``) and resolved model, so two engines never
@@ -44,6 +38,7 @@ class DiskCachedRewriter(QueryRewriter):
         self._base = Path(cache_dir) if cache_dir else default_cache("rewrites")
         self._path: Path | None = None
         self._mem: dict[str, RewriteResult] = {}
+        self._torn = False
 
     @property
     def path(self) -> Path:
@@ -54,12 +49,14 @@ class DiskCachedRewriter(QueryRewriter):
             path = self._base / f"{hashlib.sha256(self.inner.fingerprint.encode()).hexdigest()[:20]}.jsonl"
             if path.is_file():
                 with path.open(encoding="utf-8") as fh:
+                    line = ""
                     for line in fh:
                         try:
                             rec = json.loads(line)
                             self._mem[rec["q"]] = RewriteResult(**rec["r"])
                         except (json.JSONDecodeError, KeyError, TypeError):
                             continue  # torn or foreign line
+                    self._torn = bool(line) and not line.endswith("\n")  # a crash cut the last line
             self._path = path
         return self._path
 
@@ -86,8 +83,9 @@ class DiskCachedRewriter(QueryRewriter):
             chunk = misses[a : a + self.chunk_size]
             fresh = self.inner.rewrite_batch(chunk, batch_size)
             with path.open("a", encoding="utf-8") as fh:  # one append per chunk: a stopped run keeps every finished chunk
-                if fh.tell() and not _ends_with_newline(path):
+                if self._torn:
                     fh.write("\n")  # a line torn by a crash stays one (ignored) line, not a prefix of the next
+                    self._torn = False
                 for q, r in zip(chunk, fresh, strict=True):
                     if r.cacheable:
                         self._mem[q] = r

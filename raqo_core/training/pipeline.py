@@ -100,10 +100,11 @@ class TrainConfig:
             self.stage(s)
         for what, cls, values in (("mpade", MPADEConfig, self.mpade), ("lora", LoraSettings, self.lora)):
             try:
-                cls(**values)
+                made = cls(**values)
             except TypeError as exc:
                 raise RAQOError(f"{what}: {exc}; expected some of {sorted(f.name for f in fields(cls))}") from None
-        MPADEConfig(**self.mpade).validate()
+            if isinstance(made, MPADEConfig):
+                made.validate()
 
     def stage(self, name: str) -> StageConfig:
         """The settings of stage ``name`` (its ``config_class``, checked)."""
