@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch/torchvision pinned for this platform (they install from local disk here); see README for GPU installs.
 TORCH_PIN ?= torch==2.14.1 torchvision==0.29.1
-EXTRAS ?= haystack,llamaindex,train,onnx,llamacpp,dev
+EXTRAS ?= haystack,llamaindex,train,onnx,llamacpp,explain,dev
 # llama-cpp-python compiles llama.cpp from source (~5 min on 2 cores). Its default build uses -march=native,
 # so a wheel built on one CPU may crash on another: build for x86-64-v3 (AVX2/FMA/F16C) instead, which any
 # x86 server of the last decade runs, and skip the multimodal library RAQO does not use.

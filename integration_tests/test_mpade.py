@@ -61,6 +61,18 @@ def test_schemas_and_statistics(setup, tmp_path):
     assert saved["counts"]["D_PRO"] == len(pro) and sum(saved["pro_list_lengths"].values()) == len(pro)
     assert "Top challenging concepts" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "concepts.png").stat().st_size > 1000
+    # the preference lexicon: concepts, replacements and rank gains against the mined split, in the report
+    lex = json.loads((tmp_path / "preferences.json").read_text())["concepts"]
+    assert lex and lex == sorted(lex, key=lambda x: -x["named"]) and (tmp_path / "preferences.png").stat().st_size > 1000
+    gains = [x["mean_rank_gain"] for x in lex if x["mean_rank_gain"] is not None]
+    assert gains and all(g > 0 for g in gains)  # accepted rewrites bring the target from rank >= 10 to < 5
+    assert "## What this retriever misreads (preference lexicon)" in (tmp_path / "report.md").read_text()
+    # the command on existing outputs recomputes the same table (encoding the mined split again)
+    from raqo_core.cli import main
+
+    (tmp_path / "preferences.json").unlink()
+    assert main(["preferences", str(tmp_path), "--data", str(d)]) == 0
+    assert json.loads((tmp_path / "preferences.json").read_text())["concepts"] == json.loads(json.dumps(lex))
 
 
 def test_filtering_drops_and_reports(setup, tmp_path):

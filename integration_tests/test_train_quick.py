@@ -12,9 +12,9 @@ from raqo_core.cli import main
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_quick_preset_end_to_end(tmp_path, capsys):
-    assert main(["train", "--config", "training/configs/quick.yaml", "--out", str(tmp_path)]) == 0
-    run = tmp_path / "quick"
+def test_quick_preset_end_to_end(quick_run, capsys):
+    run = quick_run
+    tmp_path = run.parent
     for chain in ("ccd", "ccd+qre", "ccd+qre+pro"):
         info = json.loads((run / chain / "stage.json").read_text())
         assert info["done"] and info["metrics"]["steps"] >= 1

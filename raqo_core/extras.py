@@ -22,6 +22,7 @@ EXTRA_FOR = {
     "llama_cpp": "llamacpp",
     "gguf": "llamacpp",
     "jinja2": "llamacpp",
+    "captum": "explain",
 }
 
 

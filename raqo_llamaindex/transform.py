@@ -31,13 +31,16 @@ class RAQOQueryTransform(BaseQueryTransform):
         *,
         include_original_query: bool = False,
         api_key: str | None = None,
+        attributions: Any = None,
         **settings: Any,
     ) -> None:
         """``rewriter``: a ``raqo_core`` rewriter object, or a name (``raqo``, the default, or a baseline) built
         from ``settings`` — any :class:`~raqo_core.rewriter.rewriter.RewriterConfig` field (``model``, ``adapter``
         (default ``auto``: the shipped adapter), ``mode``, ``backend`` (``hf``, ``llamacpp[:FILE.gguf]``,
         ``openai:BASE_URL``), ``guard_threshold``, ``device`` …); ``api_key``: for ``openai`` (else the
-        ``OPENAI_API_KEY`` variable)."""
+        ``OPENAI_API_KEY`` variable); ``attributions`` (off by default): a retriever spec or open_clip retriever —
+        ``metadata["raqo"]["attributions"]`` then holds word attributions of the query and its rewrite
+        (:class:`raqo_core.explain.TokenAttributor`)."""
         from raqo_core.rewriter.factory import build_rewriter
 
         if rewriter is None or isinstance(rewriter, str):
@@ -50,6 +53,11 @@ class RAQOQueryTransform(BaseQueryTransform):
             )
         self.rewriter = rewriter
         self.include_original_query = include_original_query
+        self._attributor: Any = None
+        if attributions is not None:
+            from raqo_core.explain.attribution import TokenAttributor
+
+            self._attributor = TokenAttributor(attributions)
         # per thread and per asyncio task: concurrent calls each see their own decision
         self._last: contextvars.ContextVar[RewriteResult | None] = contextvars.ContextVar(f"raqo_last_{id(self)}", default=None)
 
@@ -78,6 +86,13 @@ class RAQOQueryTransform(BaseQueryTransform):
     def _bundle(self, query_bundle: QueryBundle, res: RewriteResult, metadata: dict[str, Any]) -> QueryBundle:
         self._last.set(res)
         metadata["raqo"] = res.to_dict()
+        if self._attributor is not None:
+            try:
+                metadata["raqo"]["attributions"] = self._attributor.for_result(
+                    query_bundle.query_str, res.rewritten_query if res.applied else None
+                )
+            except Exception as exc:  # noqa: BLE001 - an explanation must never cost the rewrite
+                metadata["raqo"]["attributions"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
         original = query_bundle.query_str
         strs = list(res.rewrites or [res.rewritten_query]) if res.applied else [original]
         if self.include_original_query and original not in strs:

@@ -151,3 +151,26 @@ def test_llamaindex_transform_types_and_per_call_results():
         return await asyncio.gather(one("a b"), one("c d"))
 
     assert asyncio.run(both()) == ["A B", "C D"]
+
+
+def test_components_attach_word_attributions_when_asked():
+    from raqo_core.explain import TokenAttributor
+    from raqo_llamaindex import RAQOQueryTransform
+
+    with pytest.raises(ValueError, match="attributions must be a retriever spec such as 'embedded', or None; got ''"):
+        RAQOQueryRewriter(attributions="")
+    assert "attributions" not in RAQOQueryRewriter(rewriter=_upper_rewriter()).run(query="a crimson orb")["meta"]  # off by default
+    node = RAQOQueryRewriter(rewriter=_upper_rewriter(), attributions="embedded")
+    meta = node.run(query="a crimson orb")["meta"]["attributions"]
+    assert meta["retriever"] == "embedded" and meta["query"]["words"] == ["a", "crimson", "orb"]
+    assert meta["rewrite"]["words"] == ["a", "crimson", "orb"]  # the rewrite "A CRIMSON ORB", as CLIP's tokenizer lower-cases it
+    assert meta["query"] == TokenAttributor("embedded").text("a crimson orb")  # the same numbers as the core API
+    assert sum(meta["query"]["scores"]) > 0  # the words build the text's own embedding (cos 1 vs the blank query)
+    assert RAQOQueryRewriter.from_dict(RAQOQueryRewriter(attributions="embedded").to_dict()).attributions == "embedded"
+    bad = RAQOQueryRewriter(rewriter=_upper_rewriter(), attributions="onnx:/nowhere")
+    out = bad.run(query="a crimson orb")  # a retriever that cannot be loaded: the rewrite survives
+    assert out["query"] == "A CRIMSON ORB" and "not a RAQO ONNX export" in out["meta"]["attributions"]["error"]
+    t = RAQOQueryTransform(_upper_rewriter(), attributions="embedded")
+    md: dict = {}
+    t.run("a crimson orb", md)
+    assert md["raqo"]["attributions"]["query"] == meta["query"]

@@ -15,10 +15,22 @@ from raqo_core.training.plan import plan_training
 def test_quick_preset_plans_with_its_steps(tmp_path, capsys):
     assert main(["train", "--config", "quick", "--dry-run", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "| ccd | 24 | 3 | 8 | 1 | 256 |" in out  # 24 examples, batch 8, one epoch
-    assert "| qre | 36 | 5 | 8 | 1 | 256 |" in out  # 24 rewrites + 12 replayed concept lines
-    assert "| pro | 8 | 2 | 4 | 1 | 256 |" in out  # 8 ranked lists of 3, batch 4
+    assert "| ccd | 24 | 3 | 8 (8) | 1 | 256 |" in out  # 24 examples, batch 8, one epoch
+    assert "| qre | 36 | 5 | 8 (8) | 1 | 256 |" in out  # 24 rewrites + 12 replayed concept lines
+    assert "| pro | 8 | 2 | 4 (4) | 1 | 256 |" in out  # 8 ranked lists of 3, batch 4
     assert "no problems found" in out and not (tmp_path / "quick").exists()  # nothing trained, nothing written
+
+
+def test_the_plan_splits_batches_across_processes(tmp_path, capsys):
+    assert main(["train", "--config", "quick", "--dry-run", "--processes", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| ccd | 24 | 3 | 8 (4) | 1 | 256 |" in out and "| pro | 8 | 2 | 4 (2) | 1 | 256 |" in out
+    assert "2 processes: each stage's batch_size is split across them" in out
+    # 36 QRE rows fill 4 global batches of 8 and a ragged fifth: the launcher repeats examples to fill it
+    assert "stage 'qre': 36 rows leave a last global batch of 4 (of 8)" in out
+    assert main(["train", "--config", "quick", "--dry-run", "--processes", "3", "--out", str(tmp_path)]) == 2
+    out = capsys.readouterr().out
+    assert "problem: stage 'ccd': batch_size=8 is not divisible by 3 processes; expected a multiple of 3" in out
 
 
 def test_the_paper_preset_passes_with_a_stand_in_base_and_dataset(tmp_path, tiny_lm_dir, tiny_bench):

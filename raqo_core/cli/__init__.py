@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from raqo_core.errors import RAQOError
 
-COMMANDS = ("demo", "data", "retriever", "evaluate", "compare", "rewrite", "export", "mpade", "train", "report")
+COMMANDS = ("demo", "data", "retriever", "evaluate", "compare", "rewrite", "explain", "export", "mpade", "preferences", "train", "report")
 
 
 def _version() -> str:
@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from raqo_core.training.distributed import rank_log_format  # light: no torch; "[rank R/W]" under a launcher
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format=rank_log_format())
     t0 = time.time()
     try:
         rc: int = args.func(args)

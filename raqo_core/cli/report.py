@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.add_argument("--limit", type=int, default=None, help="T2I queries to evaluate (default: the config's, else 500)")
     rp.add_argument("--i2t-images", type=int, default=None, help="I2T query images (default: the config's, else 100)")
     rp.add_argument("--no-baselines", action="store_true")
+    rp.add_argument(
+        "--explain", type=int, default=4, metavar="N", help="attribution figures in the report's gallery (0: none; default: %(default)s)"
+    )
     rp.add_argument("--out", default="results/report", help="output folder, relative to the current directory (default: %(default)s)")
     add_common(rp)
     rp.set_defaults(func=run)
@@ -38,6 +41,7 @@ def run(a: argparse.Namespace) -> int:
         i2t_images=a.i2t_images,
         baselines=not a.no_baselines,
         out=a.out,
+        explain=a.explain,
     )
     print((Path(a.out) / "report.md").read_text())
     print(f"wrote {a.out}/report.json, report.md, report.png in {res['seconds']}s")

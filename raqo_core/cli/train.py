@@ -15,6 +15,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument(
         "--dry-run", action="store_true", help="check the config, data, base model and retriever (no weights loaded) and print the plan"
     )
+    tr.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="with --dry-run: plan for this many processes (accelerate launch --num_processes; default: this launch's)",
+    )
     tr.set_defaults(func=run)
 
 
@@ -26,11 +32,14 @@ def run(a: argparse.Namespace) -> int:
         from raqo_core.training.plan import format_plan, plan_training
 
         cfg = TrainConfig.from_yaml(a.config, validate=False)
-        plan = plan_training(cfg, a.out)
+        plan = plan_training(cfg, a.out, processes=a.processes)
         print(format_plan(plan, cfg))
         return 0 if plan.ok else 2
     cfg = TrainConfig.from_yaml(a.config)
     set_threads(a.threads or cfg.threads)
     results = train_variants(cfg, a.out, with_ablations=a.ablations)
-    print(json.dumps({v: {"adapter": r["adapter"], "seconds": r["seconds"]} for v, r in results.items()}, indent=2))
+    from raqo_core.training.distributed import process_info
+
+    if process_info().is_main:  # under a launcher, one summary
+        print(json.dumps({v: {"adapter": r["adapter"], "seconds": r["seconds"]} for v, r in results.items()}, indent=2))
     return 0

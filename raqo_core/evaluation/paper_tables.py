@@ -80,7 +80,11 @@ def run_report(
     i2t_images: int = 100,
     baselines: bool = True,
     model: str = "embedded",
+    explain: int = 4,
+    explain_limit: int = 200,
 ) -> dict[str, Any]:
+    """The paper's tables (and, with ``explain`` > 0 and a full adapter, a gallery of that many attribution figures
+    plus concept statistics over the first ``explain_limit`` user queries) in ``out``."""
     from raqo_core.evaluation.report import markdown_table, recall_chart
     from raqo_core.io import atomic_write_json, atomic_write_text
     from raqo_core.rewriter.factory import build_rewriter, offline_config
@@ -153,6 +157,13 @@ def run_report(
             "",
         ]
     md += ["## Transfer split (held-out rare words)", "", markdown_table(transfer), ""]
+    if explain > 0 and full:
+        from raqo_core.explain import Explainer
+        from raqo_core.explain.gallery import report_section
+
+        ex = Explainer(retriever, data=data, split="test", gallery_emb=img_emb)
+        queries = [t for r in test for t in r.texts("user")][: max(explain_limit, 1)]
+        md += report_section(ex, rw("raqo", adapter=full).rewrite_batch(queries), out / "explain", n=explain)
     atomic_write_text(out / "report.md", "\n".join(md))
     recall_chart(table1, out / "report.png", title="Embedded benchmark")
     return result
@@ -169,6 +180,7 @@ def report_from_run(
     i2t_images: int | None = None,
     baselines: bool = True,
     out: str | Path = "results/report",
+    explain: int = 4,
 ) -> dict[str, Any]:
     """``raqo report``: the adapters of a training run (``config``'s run folder under ``runs``: the full recipe
     and every ablation variant trained), or one ``adapter``; limits default to the config's ``eval`` settings."""
@@ -193,4 +205,5 @@ def report_from_run(
         t2i_limit=t2i_limit or 500,
         i2t_images=i2t_images or 100,
         baselines=baselines,
+        explain=explain,
     )

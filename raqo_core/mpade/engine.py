@@ -34,10 +34,12 @@ from raqo_core.mpade.assessment import (
 )
 from raqo_core.mpade.config import MPADEConfig
 from raqo_core.mpade.outputs import build_outputs
+from raqo_core.mpade.records import MINED_FILE
 from raqo_core.text import STOPWORDS, caption_vocabulary, tokenize_words
 
 logger = logging.getLogger(__name__)
-RECORDS, DONE, MINED_WITH = "records.jsonl", "done.txt", "mined_with.json"
+RECORDS = MINED_FILE
+DONE, MINED_WITH = "done.txt", "mined_with.json"
 # The settings that decide what is mined. The others (concepts, filter_threshold, perturb_ratio, perturb_exclude,
 # perturb_qre, none_ratio, max_concepts, max_concept_words) only shape the outputs, so finished records are
 # relabelled with new values of those without mining again.
@@ -275,9 +277,11 @@ def run_mpade(
     meta.update(stats)
     atomic_write_json(out / "meta.json", meta)
     (out / "meta.partial.json").unlink(missing_ok=True)
+    from raqo_core.mpade.preferences import preference_lexicon
     from raqo_core.mpade.report import write_report
 
-    write_report(out, meta)
+    lexicon = preference_lexicon(out, retriever=retriever, owners=owners, image_emb=img_emb)
+    write_report(out, meta, lexicon["concepts"])
     return meta
 
 

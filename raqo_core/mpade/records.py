@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from raqo_core.errors import RAQOError
 
 CCR_FILE, QRE_FILE, PRO_FILE = "D_CCR.jsonl", "D_QRE.jsonl", "D_PRO.jsonl"
+MINED_FILE = "records.jsonl"  # every mined query's record: MPADE's resumable working file
 
 
 def _to_json(obj: Any) -> dict[str, Any]:

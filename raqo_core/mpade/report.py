@@ -8,7 +8,7 @@ from typing import Any
 from raqo_core.io import atomic_open, atomic_write_text
 
 
-def write_report(out: Path, meta: dict[str, Any]) -> Path:
+def write_report(out: Path, meta: dict[str, Any], lexicon: list[dict[str, Any]] | None = None) -> Path:
     c = meta.get("counts", {})
     lines = [
         "# MPADE report",
@@ -55,6 +55,7 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in meta.get("top_concepts", [])],
         "",
+        *(_lexicon_section(lexicon) if lexicon else []),
         "## Examples",
         "",
         *[f"- `{e['query']}` → concepts {e['concepts'] or 'None'} → `{e['rewrite']}`" for e in meta.get("examples", [])],
@@ -81,3 +82,22 @@ def write_report(out: Path, meta: dict[str, Any]) -> Path:
             fig.savefig(fh, format="png", dpi=110)
         plt.close(fig)
     return path
+
+
+def _lexicon_section(rows: list[dict[str, Any]]) -> list[str]:
+    """The preference lexicon's top rows (the full table: preferences.md, the chart: preferences.png)."""
+    return [
+        "## What this retriever misreads (preference lexicon)",
+        "",
+        "| concept | named | with an accepted rewrite | replaced by | mean rank gain |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['concept']} | {r['named']} | {r['with_accepted_rewrite']} | "
+            f"{', '.join(f'{t} ×{n}' for t, n in r['replacements']) or '—'} | "
+            f"{'—' if r['mean_rank_gain'] is None else r['mean_rank_gain']} |"
+            for r in rows[:10]
+        ],
+        "",
+        "All concepts: `preferences.md`; chart: `preferences.png`.",
+        "",
+    ]

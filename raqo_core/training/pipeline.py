@@ -220,14 +220,17 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = 
 
     from raqo_core.retriever.registry import shared_retriever
     from raqo_core.rewriter.models import resolve_base
+    from raqo_core.training.distributed import init_distributed, on_main
 
     cfg.validate()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    init_distributed()  # under accelerate launch / torchrun: join the group; MPADE and writes are rank 0's
     run = Path(out) / cfg.name
     run.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    mpade = ensure_mpade(cfg, run)
+    on_main(lambda: ensure_mpade(cfg, run), "MPADE")
+    mpade = ensure_mpade(cfg, run)  # every process: the outputs rank 0 mined (reused, checked)
     retriever_fp = shared_retriever(cfg.retriever).fingerprint
     meta_m = check_mined_for(mpade, retriever_fp)
     tok = AutoTokenizer.from_pretrained(resolve_base(cfg.base_model)[0])
@@ -254,16 +257,22 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = 
         "mpade_counts": meta_m.get("counts"),
         "stage_metrics": summary["stages"],
     }
-    atomic_write_json(prev / "raqo_adapter.json", adapter_meta)
     summary["seconds"] = round(time.time() - t0, 1)
-    if not publish:
-        summary["adapter"] = str(prev)
-        atomic_write_json(run / f"train_summary.{prev.parent.name.replace(':', '-')}.json", summary)
-        return summary
-    shutil.rmtree(final, ignore_errors=True)
-    shutil.copytree(prev, final)
-    summary["adapter"] = str(final)
-    atomic_write_json(run / "train_summary.json", summary)
+    summary["adapter"] = str(final if publish else prev)
+
+    def write() -> None:
+        atomic_write_json(prev / "raqo_adapter.json", adapter_meta)
+        if not publish:
+            atomic_write_json(run / f"train_summary.{prev.parent.name.replace(':', '-')}.json", summary)
+            return
+        tmp = run / "adapter.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(prev, tmp)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        atomic_write_json(run / "train_summary.json", summary)
+
+    on_main(write, "publishing the adapter")
     return summary
 
 

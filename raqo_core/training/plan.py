@@ -163,11 +163,21 @@ def _memory_mb(model_cfg: dict[str, Any] | None, lora_r: int, batch: int, length
     return round((params * 4 + lora * 16 + activations) / 2**20, 1)
 
 
-def plan_training(cfg: Any, out: str | os.PathLike[str] = "runs") -> Plan:
-    """Check ``cfg`` (a :class:`~raqo_core.training.pipeline.TrainConfig`) and its data; estimate each stage."""
+def plan_training(cfg: Any, out: str | os.PathLike[str] = "runs", *, processes: int | None = None) -> Plan:
+    """Check ``cfg`` (a :class:`~raqo_core.training.pipeline.TrainConfig`) and its data; estimate each stage.
+
+    ``processes``: how many processes the run will be launched with (``accelerate launch --num_processes``;
+    default: this launch's ``WORLD_SIZE``, else 1). Each stage's ``batch_size`` is split across them."""
+    from raqo_core.training.distributed import process_info
     from raqo_core.training.pipeline import chain_name
 
     plan = Plan()
+    world = processes if processes is not None else process_info().world_size
+    if world < 1:
+        plan.problems.append(f"processes: expected >= 1, got {world}")
+        world = 1
+    if world > 1:
+        plan.notes.append(f"{world} processes: each stage's batch_size is split across them; MPADE and PRO's policy rewrites run on rank 0")
     _check(plan, "config", cfg.validate)
     n_queries = _check(plan, "data", lambda: _data(cfg, plan))
     model_cfg = _check(plan, "base_model", lambda: _base_model(cfg.base_model, plan))
@@ -197,9 +207,20 @@ def plan_training(cfg: Any, out: str | os.PathLike[str] = "runs") -> Plan:
         n = min(x for x in (available, sc.max_examples) if x is not None) if (available or sc.max_examples) else None
         replay = getattr(sc, "replay", 0.0) if cfg.mode == "recot" and "ccd" in cfg.stages[:i] else 0.0
         lists = hasattr(sc, "ranking_length")  # PRO: each example is a ranked list, replay rides along with the lists
-        per_step = sc.batch_size * (sc.ranking_length + (1 if replay else 0) if lists else 1)
+        if sc.batch_size % world:
+            plan.problems.append(
+                f"stage {name!r}: batch_size={sc.batch_size} is not divisible by {world} processes; expected a multiple of {world}"
+            )
+        per_device = max(1, sc.batch_size // world)
+        per_step = per_device * (sc.ranking_length + (1 if replay else 0) if lists else 1)
         rows = None if n is None else (n if lists else round(n * (1 + replay)))
         steps = None if rows is None else math.ceil(rows * sc.epochs / sc.batch_size)
+        if world > 1 and rows and rows % sc.batch_size and not sc.batch_size % world:
+            plan.notes.append(
+                f"stage {name!r}: {rows} rows leave a last global batch of {rows % sc.batch_size} (of {sc.batch_size}); "
+                f"the launcher's sampler repeats examples to give each of the {world} processes a full one, so that step "
+                "differs slightly from a 1-process run"
+            )
         plan.stages.append(
             {
                 "stage": name,
@@ -207,6 +228,7 @@ def plan_training(cfg: Any, out: str | os.PathLike[str] = "runs") -> Plan:
                 "examples": rows,
                 "steps": steps,
                 "batch_size": sc.batch_size,
+                "per_process_batch": per_device,
                 "epochs": sc.epochs,
                 "max_length": sc.max_length,
                 "memory_mb": _memory_mb(model_cfg, lora_r, per_step, sc.max_length),
@@ -222,9 +244,14 @@ def format_plan(plan: Plan, cfg: Any) -> str:
     if plan.data:
         lines.append("data: " + ", ".join(f"{k} {v}" for k, v in plan.data.items()))
     if plan.stages:
-        lines += ["", "| stage | examples | steps | batch | epochs | max length | memory (rough, MB) |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| stage | examples | steps | batch (per process) | epochs | max length | memory per process (rough, MB) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for s in plan.stages:
-            cells = [s["stage"], s["examples"], s["steps"], s["batch_size"], s["epochs"], s["max_length"], s["memory_mb"]]
+            batch = f"{s['batch_size']} ({s['per_process_batch']})"
+            cells = [s["stage"], s["examples"], s["steps"], batch, s["epochs"], s["max_length"], s["memory_mb"]]
             lines.append("| " + " | ".join("?" if c is None else str(c) for c in cells) + " |")
     lines += [""] + [f"note: {n}" for n in plan.notes]
     lines += [f"problem: {p}" for p in plan.problems] or ["no problems found: the recipe is ready to train"]

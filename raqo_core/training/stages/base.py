@@ -218,11 +218,19 @@ def _finish(
 
 
 def train_and_finish(trainer: Any, tok: Any, out: Path, name: str, cfg: StageConfig, n: int, base_model: str) -> dict[str, Any]:
-    """Train (resuming from the last checkpoint, if any) and write the stage's adapter + stage.json."""
+    """Train (resuming from the last checkpoint, if any) and write the stage's adapter + stage.json
+    (on the main process; every process returns what it wrote)."""
+    from raqo_core.training.distributed import on_main
+
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=latest_checkpoint(out / "checkpoints"))
     metrics = {"train_loss": float(result.training_loss), "steps": result.global_step}
-    return _finish(out, trainer.model, tok, name, metrics, cfg, time.time() - t0, n, base_model)
+    seconds = time.time() - t0
+    on_main(lambda: _finish(out, trainer.model, tok, name, metrics, cfg, seconds, n, base_model), f"saving stage {name!r}")
+    info = stage_done(out)
+    if info is None:  # pragma: no cover - _finish wrote it, or raised
+        raise RAQOError(f"stage {name!r} finished but {out / 'stage.json'} is missing")
+    return info
 
 
 def stage_done(out: Path) -> dict[str, Any] | None:
@@ -242,13 +250,19 @@ def has_cuda() -> bool:
 
 
 def trainer_args(out: Path, cfg: StageConfig, seed: int, args_cls: Any) -> dict[str, Any]:
-    """The transformers/TRL arguments every stage shares (activation checkpointing off: TRL defaults it on,
+    """The transformers/TRL arguments every stage shares (``batch_size`` is per optimiser step across all
+    processes; activation checkpointing off: TRL defaults it on,
     and it only slows small models; set under either of its names)."""
+    from raqo_core.training.distributed import per_device_batch
+
     f = args_cls.__dataclass_fields__
     return {
         "output_dir": str(out / "checkpoints"),
         "learning_rate": cfg.lr,
-        "per_device_train_batch_size": cfg.batch_size,
+        # the global batch split across processes (accelerate launch / torchrun); every LoRA weight is used in
+        # every step, so DDP need not search for unused parameters (PRO's replay is a second forward pass)
+        "per_device_train_batch_size": per_device_batch(cfg.batch_size, cfg.stage),
+        "ddp_find_unused_parameters": False,
         "num_train_epochs": cfg.epochs,
         "warmup_steps": cfg.warmup_ratio,  # a float in [0, 1) is a ratio in transformers 5
         "lr_scheduler_type": "cosine",
@@ -260,6 +274,10 @@ def trainer_args(out: Path, cfg: StageConfig, seed: int, args_cls: Any) -> dict[
         "disable_tqdm": False,
         "dataloader_num_workers": 0,
         "use_cpu": not has_cuda(),
+        # fp32 as the weights are loaded: TRL >= 1.x defaults SFTConfig to bf16 autocast, which CPUs without bf16
+        # units emulate (measured: 120 s instead of ~10 s per quick-preset CCD step on this machine's 2 cores)
+        "bf16": False,
+        "fp16": False,
         "save_only_model": False,
         ("activation_checkpointing" if "activation_checkpointing" in f else "gradient_checkpointing"): False,
     }

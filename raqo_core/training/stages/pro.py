@@ -4,6 +4,7 @@ with :class:`PROTrainer` — a transformers ``Trainer`` whose loss is :func:`~ra
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,9 +180,10 @@ class PROStage(Stage, config=PROConfig, ablation="no_pro"):
         stats = out / "D_PRO.policy.json"
         if stats.is_file():  # recorded in stage.json, so a resumed run reports it too
             from raqo_core.io import atomic_write_json
+            from raqo_core.training.distributed import on_main
 
             info = {**info, "policy_candidates": json.loads(stats.read_text())}
-            atomic_write_json(out / "stage.json", info)
+            on_main(lambda: atomic_write_json(out / "stage.json", info), "writing stage 'pro'")
         return info
 
 
@@ -189,13 +191,16 @@ def _with_policy_candidates(ctx: StageContext, cfg: PROConfig, lists: list[Any],
     """The lists this stage trains on, with the stage-start model's own scored rewrites added."""
     from raqo_core.data.manifest import load_manifest
     from raqo_core.retriever.registry import shared_retriever
+    from raqo_core.training.distributed import on_main
     from raqo_core.training.policy import add_policy_candidates
 
     t = ctx.train
     lists = base.subset([r for r in lists if r.concepts or ctx.mode == "direct"], cfg.max_examples, ctx.seed)
     out.mkdir(parents=True, exist_ok=True)
     mined = json.loads((ctx.mpade / "meta.json").read_text()).get("config", {})
-    return add_policy_candidates(
+    # generated and written once, by the main process; then every process reads the same lists from the file
+    generate = functools.partial(
+        add_policy_candidates,
         lists,
         out / "D_PRO.policy.jsonl",
         base=t.base_model,
@@ -211,3 +216,5 @@ def _with_policy_candidates(ctx: StageContext, cfg: PROConfig, lists: list[Any],
         score_scale=float(mined.get("score_scale", 100.0)),
         seed=ctx.seed,
     )
+    on_main(generate, "PRO policy rewrites")
+    return generate()  # reused from D_PRO.policy.jsonl

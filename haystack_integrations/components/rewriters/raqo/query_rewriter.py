@@ -55,6 +55,7 @@ class RAQOQueryRewriter:
         include_original_query: bool = False,
         device: ComponentDevice | str | None = None,
         api_key: Secret | None = None,
+        attributions: str | None = None,
         **settings: Any,
     ) -> None:
         """
@@ -64,6 +65,10 @@ class RAQOQueryRewriter:
         :param include_original_query: also put the original query in ``queries``.
         :param device: where the rewriter's model runs (default: the device Haystack detects).
         :param api_key: for ``backend="openai:…"`` (default: the ``OPENAI_API_KEY`` variable, if set).
+        :param attributions: off by default. A retriever spec (``embedded``, ``open_clip:MODEL/TAG``; it needs the
+            torch model, not an ONNX export): ``meta["attributions"]`` then holds integrated-gradients word
+            attributions of the query and of its rewrite (each against its own embedding; see
+            :class:`raqo_core.explain.TokenAttributor`). Costs a few text-encoder passes per call.
         :param settings: any :class:`raqo_core.rewriter.rewriter.RewriterConfig` field, with its defaults —
             ``model`` (``embedded``), ``adapter`` (``auto``: the shipped adapter for the embedded base and
             ``mode``), ``mode`` (``recot`` | ``direct`` | ``detect``), ``backend`` (``hf`` | ``llamacpp[:…]`` |
@@ -89,6 +94,10 @@ class RAQOQueryRewriter:
             raise ValueError(str(exc)) from None
         if isinstance(rewriter, str) and rewriter != "raqo" and self.config.adapter not in (None, "auto"):
             raise ValueError(f"adapter {self.config.adapter!r} given, but rewriter {rewriter!r} takes no adapter")
+        if attributions is not None and (not isinstance(attributions, str) or not attributions.strip()):
+            raise ValueError(f"attributions must be a retriever spec such as 'embedded', or None; got {attributions!r}")
+        self.attributions = attributions
+        self._attributor: Any = None
         self.rewriter = rewriter
         self.settings = settings
         self.include_original_query = include_original_query
@@ -116,6 +125,14 @@ class RAQOQueryRewriter:
             if not self._loaded:
                 impl = self._impl if self._impl is not None else self._build()
                 impl.load()
+                if self.attributions is not None and self._attributor is None:
+                    from raqo_core.explain.attribution import TokenAttributor
+
+                    self._attributor = TokenAttributor(self.attributions)
+                    try:  # an explanation must never cost the rewrite: a retriever that fails to load is reported in meta
+                        self._attributor.load()
+                    except Exception as exc:  # noqa: BLE001
+                        logger.warning("attributions disabled: {error}", error=str(exc))
                 self._impl, self._loaded = impl, True
 
     async def warm_up_async(self) -> None:
@@ -145,6 +162,7 @@ class RAQOQueryRewriter:
             include_original_query=self.include_original_query,
             device=self.device.to_dict(),
             api_key=self.api_key.to_dict() if self.api_key else None,
+            attributions=self.attributions,
             **self.settings,
         )
 
@@ -162,19 +180,20 @@ class RAQOQueryRewriter:
         queries = list(rewrites)
         if self.include_original_query and query.lower() not in [q.lower() for q in queries]:
             queries.append(query)
-        return {
-            "query": res.rewritten_query,
-            "queries": queries,
-            "concepts": list(res.concepts),
-            "meta": {
-                "original_query": query,
-                "applied": res.applied,
-                "reason": res.reason,
-                "latency_ms": res.latency_ms,
-                "cached": res.cached,
-                "rewriter": self.name,
-            },
+        meta = {
+            "original_query": query,
+            "applied": res.applied,
+            "reason": res.reason,
+            "latency_ms": res.latency_ms,
+            "cached": res.cached,
+            "rewriter": self.name,
         }
+        if self._attributor is not None:
+            try:
+                meta["attributions"] = self._attributor.for_result(query, res.rewritten_query if res.applied else None)
+            except Exception as exc:  # noqa: BLE001 - an explanation must never cost the rewrite
+                meta["attributions"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        return {"query": res.rewritten_query, "queries": queries, "concepts": list(res.concepts), "meta": meta}
 
     def _fallback(self, q: str, reason: str) -> dict[str, Any]:
         return {
