@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from raqo_core.errors import RAQOError
 from raqo_core.explain.attribution import attribute_text
 from raqo_core.explain.explainer import Explainer
 from raqo_core.io import atomic_write_json, atomic_write_text
@@ -52,7 +53,7 @@ def concept_stats(explainer: Explainer, results: list[Any]) -> dict[str, Any]:
     for r in used:
         try:
             _, _, idx = explainer.resolve_image("target", r.original_query)
-        except Exception:  # noqa: BLE001 - a query that is not a gallery text has no target
+        except RAQOError:  # a query that is not a gallery text has no target
             continue
         assert idx is not None and explainer.gallery_emb is not None
         img = explainer.gallery_emb[idx]
@@ -108,7 +109,7 @@ def write_gallery(explainer: Explainer, results: list[Any], out: str | os.PathLi
             continue
         try:
             e = explainer.explain(r.original_query, image="target", rewrite=r.rewritten_query, concepts=list(r.concepts or []))
-        except Exception:  # noqa: BLE001 - no target for this query
+        except RAQOError:  # no target for this query
             continue
         k = len(items) + 1
         png = e.save_png(out / f"explain_{k:02d}.png")
