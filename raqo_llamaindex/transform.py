@@ -87,12 +87,7 @@ class RAQOQueryTransform(BaseQueryTransform):
         self._last.set(res)
         metadata["raqo"] = res.to_dict()
         if self._attributor is not None:
-            try:
-                metadata["raqo"]["attributions"] = self._attributor.for_result(
-                    query_bundle.query_str, res.rewritten_query if res.applied else None
-                )
-            except Exception as exc:  # noqa: BLE001 - an explanation must never cost the rewrite
-                metadata["raqo"]["attributions"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+            metadata["raqo"]["attributions"] = self._attributor.for_result(res)
         original = query_bundle.query_str
         strs = list(res.rewrites or [res.rewritten_query]) if res.applied else [original]
         if self.include_original_query and original not in strs:

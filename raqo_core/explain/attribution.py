@@ -242,11 +242,17 @@ class TokenAttributor:
         a = attribute_text(r, text, r.encode_texts([text])[0], steps=self.steps)
         return {"words": a.words, "scores": [round(x, 6) for x in a.scores]}
 
-    def for_result(self, query: str, rewrite: str | None) -> dict[str, Any]:
-        """``{"query": {words, scores}, "rewrite": {…} or None, "retriever": spec, "target": "own embedding"}``."""
-        return {
-            "retriever": self.spec,
-            "target": "own embedding",
-            "query": self.text(query),
-            "rewrite": self.text(rewrite) if rewrite and rewrite != query else None,
-        }
+    def for_result(self, res: Any) -> dict[str, Any]:
+        """For a rewrite decision (a ``RewriteResult``): ``{"query": {words, scores}, "rewrite": {…} or None,
+        "retriever": spec, "target": "own embedding"}``; ``{"error": …}`` instead of raising, so an explanation
+        never costs the rewrite."""
+        query, rewrite = res.original_query, res.rewritten_query if res.applied else None
+        try:
+            return {
+                "retriever": self.spec,
+                "target": "own embedding",
+                "query": self.text(query),
+                "rewrite": self.text(rewrite) if rewrite and rewrite != query else None,
+            }
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return {"error": f"{type(exc).__name__}: {exc}"[:200]}

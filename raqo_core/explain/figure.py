@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from raqo_core.io import atomic_open
+from raqo_core.text import find_span
 
 if TYPE_CHECKING:
     from raqo_core.explain.explainer import Explanation, TextSide
@@ -18,14 +19,14 @@ POS, NEG, CONCEPT = "#2b6cb0", "#c53030", "#dd6b20"
 
 
 def _concept_words(side: TextSide) -> set[int]:
-    """Positions of the words that belong to a named concept."""
-    words = [w.lower() for w in side.tokens.words]
+    """Positions of the words that belong to a named concept (every occurrence)."""
+    words = side.tokens.words
     hit: set[int] = set()
     for c in side.concepts:
-        parts = c.lower().split()
-        for i in range(len(words) - len(parts) + 1):
-            if words[i : i + len(parts)] == parts:
-                hit.update(range(i, i + len(parts)))
+        parts, i = c.split(), 0
+        while parts and (k := find_span(words[i:], parts)) is not None:
+            hit.update(range(i + k, i + k + len(parts)))
+            i += k + 1
     return hit
 
 

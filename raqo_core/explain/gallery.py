@@ -21,15 +21,14 @@ from raqo_core.errors import RAQOError
 from raqo_core.explain.attribution import attribute_text
 from raqo_core.explain.explainer import Explainer
 from raqo_core.io import atomic_write_json, atomic_write_text
+from raqo_core.text import find_span
 
 
-def _concept_positions(words: list[str], concept: str) -> list[int]:
-    parts = concept.lower().split()
-    low = [w.lower() for w in words]
-    for i in range(len(low) - len(parts) + 1):
-        if low[i : i + len(parts)] == parts:
-            return list(range(i, i + len(parts)))
-    return []
+def concept_positions(words: list[str], concept: str) -> list[int]:
+    """The positions of ``concept``'s words in ``words`` (its first occurrence), or [] when it is not there."""
+    parts = concept.split()
+    start = find_span(words, parts)
+    return [] if start is None else list(range(start, start + len(parts)))
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -60,7 +59,7 @@ def concept_stats(explainer: Explainer, results: list[Any]) -> dict[str, Any]:
         t = attribute_text(explainer.retriever, r.original_query, img, steps=explainer.steps)
         med = float(np.median(t.scores))
         for c in r.concepts:
-            pos = _concept_positions(t.words, c)
+            pos = concept_positions(t.words, c)
             if not pos:
                 unmatched += 1
                 continue

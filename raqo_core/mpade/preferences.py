@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from raqo_core.io import atomic_open, atomic_write_json, atomic_write_text
-from raqo_core.text import tokenize_words
+from raqo_core.text import find_span, tokenize_words
 
 DELETED, KEPT = "(deleted)", "(kept)"
 
@@ -27,9 +27,7 @@ def replacements(query: str, rewrite: str, concept: str) -> str | None:
     """What ``rewrite`` puts where ``concept`` stood in ``query`` (``(deleted)``, ``(kept)``), or None when the
     concept is not a span of the query."""
     q, w, c = tokenize_words(query), tokenize_words(rewrite), tokenize_words(concept)
-    if not c:
-        return None
-    start = next((i for i in range(len(q) - len(c) + 1) if q[i : i + len(c)] == c), None)
+    start = find_span(q, c)
     if start is None:
         return None
     span = set(range(start, start + len(c)))
@@ -115,11 +113,22 @@ def read_records(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def table_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The lexicon as a markdown table (``preferences.md`` and MPADE's ``report.md``)."""
+    return [
+        "| concept | named | with an accepted rewrite | replaced by | mean rank gain |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['concept']} | {r['named']} | {r['with_accepted_rewrite']} | "
+            f"{', '.join(f'{t} ×{n}' for t, n in r['replacements']) or '—'} | "
+            f"{'—' if r['mean_rank_gain'] is None else r['mean_rank_gain']} |"
+            for r in rows
+        ],
+    ]
+
+
 def write_lexicon(out: Path, rows: list[dict[str, Any]], retriever: str) -> dict[str, Path]:
     """``preferences.md`` (a table), ``preferences.json`` and ``preferences.png`` (a chart) in ``out``."""
-
-    def cell(row: dict[str, Any]) -> str:
-        return ", ".join(f"{t} ×{n}" for t, n in row["replacements"]) or "—"
 
     lines = [
         f"# What retriever `{retriever}` misreads (MPADE preference lexicon)",
@@ -127,13 +136,7 @@ def write_lexicon(out: Path, rows: list[dict[str, Any]], retriever: str) -> dict
         "Concepts the agent named as challenging, most often first; what the best accepted rewrite put in their place;"
         " and how many places the rewrite moved the target image up (the retriever's rank for the query minus for the rewrite).",
         "",
-        "| concept | named | with an accepted rewrite | replaced by | mean rank gain |",
-        "|---|---|---|---|---|",
-        *[
-            f"| {r['concept']} | {r['named']} | {r['with_accepted_rewrite']} | {cell(r)} | "
-            f"{'—' if r['mean_rank_gain'] is None else r['mean_rank_gain']} |"
-            for r in rows
-        ],
+        *table_lines(rows),
         "",
     ]
     paths = {"md": atomic_write_text(out / "preferences.md", "\n".join(lines)), "json": out / "preferences.json"}

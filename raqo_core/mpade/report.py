@@ -86,17 +86,12 @@ def write_report(out: Path, meta: dict[str, Any], lexicon: list[dict[str, Any]] 
 
 def _lexicon_section(rows: list[dict[str, Any]]) -> list[str]:
     """The preference lexicon's top rows (the full table: preferences.md, the chart: preferences.png)."""
+    from raqo_core.mpade.preferences import table_lines
+
     return [
         "## What this retriever misreads (preference lexicon)",
         "",
-        "| concept | named | with an accepted rewrite | replaced by | mean rank gain |",
-        "|---|---|---|---|---|",
-        *[
-            f"| {r['concept']} | {r['named']} | {r['with_accepted_rewrite']} | "
-            f"{', '.join(f'{t} ×{n}' for t, n in r['replacements']) or '—'} | "
-            f"{'—' if r['mean_rank_gain'] is None else r['mean_rank_gain']} |"
-            for r in rows[:10]
-        ],
+        *table_lines(rows[:10]),
         "",
         "All concepts: `preferences.md`; chart: `preferences.png`.",
         "",

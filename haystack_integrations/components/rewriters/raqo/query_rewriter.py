@@ -189,10 +189,7 @@ class RAQOQueryRewriter:
             "rewriter": self.name,
         }
         if self._attributor is not None:
-            try:
-                meta["attributions"] = self._attributor.for_result(query, res.rewritten_query if res.applied else None)
-            except Exception as exc:  # noqa: BLE001 - an explanation must never cost the rewrite
-                meta["attributions"] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+            meta["attributions"] = self._attributor.for_result(res)
         return {"query": res.rewritten_query, "queries": queries, "concepts": list(res.concepts), "meta": meta}
 
     def _fallback(self, q: str, reason: str) -> dict[str, Any]:
