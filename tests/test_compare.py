@@ -42,6 +42,7 @@ def test_row_specs_turn_into_rewriter_configs():
     )
     assert RewriterSpec.parse("a@direct#hf:int8").config(base).backend == "hf:int8"
     assert RewriterSpec.parse("wordnet").describe(base) == {"adapter": "wordnet", "mode": "recot", "backend": None}
+    assert RewriterSpec.parse("auto@recot+lookup").describe(base)["lookup"] == "embedded"
     assert RewriterSpec.parse("none").build(base) is None
 
 
@@ -52,8 +53,8 @@ def test_row_specs_turn_into_rewriter_configs():
         ("=x", "is not NAME=ADAPTER"),
         ("a=p@detect", "mode 'detect' is not one of \\('recot', 'ungrounded', 'direct'\\)"),
         ("a=p#vllm", "unknown rewriter backend 'vllm'"),
-        ("a=wordnet#llamacpp", "only a RAQO adapter takes @MODE or #BACKEND"),
-        ("a=none@direct", "only a RAQO adapter takes @MODE or #BACKEND"),
+        ("a=wordnet#llamacpp", "only a RAQO adapter takes @MODE, #BACKEND or \\+lookup"),
+        ("a=none@direct", "only a RAQO adapter takes @MODE, #BACKEND or \\+lookup"),
     ],
 )
 def test_parse_row_errors_name_the_row(spec, message):
@@ -112,3 +113,44 @@ def test_compare_command_writes_json_and_markdown(tmp_path, capsys, tiny_bench, 
     assert "row names must be unique, got ['a', 'a']" in capsys.readouterr().err
     assert main([*base, "--row", "a=none", "--row", "b=p@fast"]) == 2
     assert "mode 'fast' is not one of ('recot', 'ungrounded', 'direct')" in capsys.readouterr().err
+
+
+def test_outcomes_classify_every_reason_and_count_unparseable():
+    from raqo_core.evaluation.compare import compare_markdown, outcome, outcome_counts
+    from raqo_core.rewriter.result import RewriteResult
+
+    reasons = [
+        "rewritten",
+        "rewritten+lookup",
+        "lookup",
+        "no challenging concepts",
+        "unparseable output: malformed concept list 'x'",
+        "guard: similarity 0.31 < 0.50",
+        "timeout",
+        "truncated: the answer hit max_new_tokens=64",
+        "error: boom",
+        "empty query",
+    ]
+    assert [outcome(r) for r in reasons] == [
+        "rewritten",
+        "looked up",
+        "looked up",
+        "no challenging concepts",
+        "unparseable",
+        "guard",
+        "timeout or cut off",
+        "timeout or cut off",
+        "error",
+        "other",
+    ]
+    got = outcome_counts([RewriteResult.fallback("q", r) for r in reasons])
+    assert got["n"] == 10 and got["counts"]["looked up"] == 2 and got["unparseable_pct"] == 10.0
+    assert outcome_counts([]) == {"n": 0, "counts": dict.fromkeys(got["counts"], 0), "unparseable_pct": 0.0}
+    md = compare_markdown(
+        {
+            "recall": {"NA": {"R@1": 1.0}, "B": {"R@1": 2.0}},
+            "paired": {"B": {"R@1": {"delta": 1.0, "low": 0.0, "high": 2.0, "a_only": 1, "b_only": 0, "p_value": 0.5}}},
+            "outcomes": {"B": got},
+        }
+    )
+    assert "| B | 10 | 1 | 2 | 1 | 1 | 1 | 2 | 1 | 1 | 10.0 |" in md

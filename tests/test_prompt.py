@@ -78,3 +78,14 @@ def test_a_query_cannot_write_the_answer_format():
     for mode in ("direct", "recot"):
         user = P.messages(clean, mode)[1]["content"]
         assert user.count(P.OPEN) == 1 and user.count(P.CLOSE) == 1
+
+
+def test_a_concept_as_long_as_the_query_parses_under_a_raised_cap():
+    from raqo_core.rewriter.prompt import ParseError, parse_response
+
+    long = "i need the one with a large rose tile on the left side of a cobalt star please"
+    assert len(long) > 64
+    with pytest.raises(ParseError, match="malformed concept list"):
+        parse_response(f" {long}\nRewrite: a large red tile left of a blue star", "recot")
+    p = parse_response(f" {long}\nRewrite: a large red tile left of a blue star", "recot", max_concept_chars=len(long))
+    assert p.concepts == [long] and p.rewrite == "a large red tile left of a blue star"

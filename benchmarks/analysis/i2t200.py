@@ -1,6 +1,7 @@
 """I2T for both shipped adapters on the 200-image set of results/report_i2t200/ (user and transfer captions).
 
 python -m benchmarks.analysis.i2t200 [--out results/recot_vs_direct]   # writes i2t200.{json,md} there
+python -m benchmarks.analysis.i2t200 --lookup --backend llamacpp --out results/lookup   # + the look-up rows
 
 The first 200 test images are the queries; their captions (1,000 user, 400 transfer), each rewritten by
 the adapter, are the gallery, as in `raqo report --i2t-images 200`.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from raqo_core.data.manifest import load_manifest
 from raqo_core.evaluation.paper_tables import evaluate_rewriter
@@ -25,15 +27,23 @@ IMAGES = 200
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results/recot_vs_direct", help="folder for i2t200.json and i2t200.md")
-    out = Path(ap.parse_args(argv).out)
+    ap.add_argument("--backend", default="hf", help="the rewriter engine (default: %(default)s)")
+    ap.add_argument("--lookup", action="store_true", help="add +lookup rows and the look-up alone (the embedded look-up)")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
     m = load_manifest(embedded_benchmark_dir(0))
     ret = load_retriever("embedded")
     img = ret.encode_images([m.image_path(r) for r in m.split("test")], progress=False)  # T2I needs the whole gallery
-    rewriters = {
-        "NA": None,
-        "+RAQO (ReCoT)": build_rewriter("raqo", offline_config(adapter="embedded"), disk_cache=True).load(),
-        "+RAQO direct": build_rewriter("raqo", offline_config(adapter="embedded", mode="direct"), disk_cache=True).load(),
-    }
+
+    def build(mode: str = "recot", lookup: str | None = None) -> Any:
+        cfg = offline_config(adapter="embedded", backend=args.backend, mode=mode, lookup=lookup)
+        return build_rewriter("raqo", cfg, disk_cache=True).load()
+
+    rewriters: dict[str, Any] = {"NA": None, "+RAQO (ReCoT)": build(), "+RAQO direct": build("direct")}
+    if args.lookup:
+        rewriters["+RAQO (ReCoT)+lookup"] = build(lookup="embedded")
+        rewriters["+RAQO direct+lookup"] = build("direct", "embedded")
+        rewriters["+lookup alone"] = build_rewriter("lookup")
     rows = {}
     for register in ("user", "transfer"):
         for name, rw in rewriters.items():

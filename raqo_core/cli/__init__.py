@@ -8,6 +8,7 @@ raqo compare --row NAME=SPEC …     rewriters on the same queries, each row min
 raqo rewrite "QUERY" …             rewrite queries with RAQO (or a baseline)
 raqo export-onnx | export-rewriter ONNX encoders; merged HF, GGUF and LoRA rewriters
 raqo mpade                         mine D_CCR, D_QRE, D_PRO for a retriever
+raqo lookup build|show             the retriever look-up: its vocabulary and MPADE's lexicon; what it does to a query
 raqo train --config PRESET         MPADE → CCD-SFT → QRE-SFT → PRO
 raqo report                        the paper's tables (JSON, markdown, PNG)
 
@@ -26,7 +27,21 @@ from collections.abc import Sequence
 
 from raqo_core.errors import RAQOError
 
-COMMANDS = ("demo", "data", "retriever", "evaluate", "compare", "rewrite", "explain", "export", "mpade", "preferences", "train", "report")
+COMMANDS = (
+    "demo",
+    "data",
+    "retriever",
+    "evaluate",
+    "compare",
+    "rewrite",
+    "explain",
+    "export",
+    "mpade",
+    "preferences",
+    "lookup",
+    "train",
+    "report",
+)
 
 
 def _version() -> str:

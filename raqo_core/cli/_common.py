@@ -50,6 +50,7 @@ def add_rewriter_args(p: argparse.ArgumentParser, *, backend_default: str | None
     add_field(p, "--mode", RewriterConfig, choices=["recot", "direct", "detect"])
     p.add_argument("--ungrounded", action="store_true", help=UNGROUNDED_HELP)
     add_field(p, "--backend", RewriterConfig, **({"default": backend_default} if backend_default else {}))
+    add_field(p, "--lookup", RewriterConfig)
 
 
 def rewriter_config(a: argparse.Namespace, **extra: Any) -> Any:
@@ -57,7 +58,15 @@ def rewriter_config(a: argparse.Namespace, **extra: Any) -> Any:
     from raqo_core.rewriter.factory import config_with
 
     adapter = None if (a.adapter or "").lower() in ("", "none") else a.adapter
-    return config_with(model=a.model, adapter=adapter, mode=a.mode, grounded_concepts=not a.ungrounded, backend=a.backend, **extra)
+    return config_with(
+        model=a.model,
+        adapter=adapter,
+        mode=a.mode,
+        grounded_concepts=not a.ungrounded,
+        backend=a.backend,
+        lookup=getattr(a, "lookup", None),
+        **extra,
+    )
 
 
 def add_common(p: argparse.ArgumentParser, *, device: bool = False, quiet: bool = False) -> None:

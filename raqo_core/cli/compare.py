@@ -16,8 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--row",
         action="append",
         required=True,
-        help="NAME=ADAPTER[@recot|@ungrounded|@direct][#BACKEND], NAME=wordnet|llm-rewrite|visual-description or NAME=none "
-        "(no rewriting); repeat it. The first row is the reference",
+        help="NAME=ADAPTER[@recot|@ungrounded|@direct][+lookup][#BACKEND], NAME=wordnet|llm-rewrite|visual-description|lookup "
+        "or NAME=none (no rewriting); repeat it. The first row is the reference",
     )
     add_field(cp, "--model", RewriterConfig)
     add_field(cp, "--backend", RewriterConfig, help="the engine of rows without #BACKEND")

@@ -36,10 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def synth(a: argparse.Namespace) -> int:
+    from raqo_core.data.paraphrase import add_paraphrase_register
     from raqo_core.data.synth import SynthConfig, generate
 
     path = generate(a.out, SynthConfig(seed=a.seed, n_train=a.n_train, n_val=a.n_val, n_test=a.n_test), progress=not a.quiet)
-    print(f"wrote {path}")
+    n = add_paraphrase_register(a.out, a.seed)
+    print(f"wrote {path} (with {n} paraphrase-register queries on val and test)")
     return 0
 
 

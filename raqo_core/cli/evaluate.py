@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--rewriter",
         default=None,
-        help="rewrite T2I queries (and the I2T text gallery) first: raqo, llm-rewrite, wordnet, visual-description",
+        help="rewrite T2I queries (and the I2T text gallery) first: raqo, llm-rewrite, wordnet, visual-description, lookup",
     )
     add_rewriter_args(e)
     e.add_argument("--no-gallery-rewrite", action="store_true", help="leave the I2T caption gallery as it is")

@@ -21,6 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     rp.add_argument(
         "--explain", type=int, default=4, metavar="N", help="attribution figures in the report's gallery (0: none; default: %(default)s)"
     )
+    rp.add_argument(
+        "--lookup",
+        default="auto",
+        help="the look-up for the +lookup rows: a `raqo lookup build` folder, 'embedded', 'none'; "
+        "'auto' = the shipped one for the embedded retriever (default: %(default)s)",
+    )
     rp.add_argument("--out", default="results/report", help="output folder, relative to the current directory (default: %(default)s)")
     add_common(rp)
     rp.set_defaults(func=run)
@@ -42,6 +48,7 @@ def run(a: argparse.Namespace) -> int:
         baselines=not a.no_baselines,
         out=a.out,
         explain=a.explain,
+        lookup=None if a.lookup == "none" else a.lookup,
     )
     print((Path(a.out) / "report.md").read_text())
     print(f"wrote {a.out}/report.json, report.md, report.png in {res['seconds']}s")

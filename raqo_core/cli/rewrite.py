@@ -11,7 +11,9 @@ from raqo_core.cli._common import add_common, add_rewriter_args, rewriter_config
 def register(sub: argparse._SubParsersAction) -> None:
     w = sub.add_parser("rewrite", help="rewrite queries with RAQO (or a baseline)")
     w.add_argument("query", nargs="+")
-    w.add_argument("--rewriter", default="raqo", help="raqo, or a baseline: llm-rewrite, wordnet, visual-description (default: raqo)")
+    w.add_argument(
+        "--rewriter", default="raqo", help="raqo, or a baseline: llm-rewrite, wordnet, visual-description, lookup (default: raqo)"
+    )
     add_rewriter_args(w)
     w.add_argument("--json", action="store_true")
     add_common(w)
@@ -31,5 +33,8 @@ def run(a: argparse.Namespace) -> int:
         print(f"concepts: {', '.join(r.concepts) if r.concepts else 'None'}")
         print(f"rewrite:  {r.rewritten_query}")
         print(f"applied:  {r.applied} ({r.reason})")
+        for h in r.hints:  # --lookup: what the look-up did with each weak word
+            to = "(kept)" if h["replacement"] is None else "(deleted)" if h["replacement"] == "" else h["replacement"]
+            print(f"look-up:  {h['word']} → {to} ({h['reason']})")
         print(f"latency:  {r.latency_ms:.0f} ms")
     return 0

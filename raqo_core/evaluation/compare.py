@@ -30,8 +30,8 @@ class Row(NamedTuple):
 
 def parse_row(row: str) -> Row:
     """``NAME=SPEC`` → :class:`Row`; ``SPEC`` is a rewriter spec (:class:`~raqo_core.rewriter.factory.RewriterSpec`):
-    ``none`` (no rewriting), a baseline name, or ``ADAPTER[@recot|@ungrounded|@direct][#BACKEND]``.
-    ``ungrounded`` is ReCoT with the concept line unconstrained; ``#BACKEND`` runs that row on another engine
+    ``none`` (no rewriting), a baseline name, or ``ADAPTER[@recot|@ungrounded|@direct][+lookup][#BACKEND]``.
+    ``+lookup`` follows the rewrite with the embedded look-up; ``ungrounded`` is ReCoT with the concept line unconstrained; ``#BACKEND`` runs that row on another engine
     (``#llamacpp:q8_0``, ``#openai:http://127.0.0.1:8080/v1``), so engines compare paired."""
     name, sep, rest = row.partition("=")
     if not sep or not name.strip() or not rest.strip():
@@ -97,12 +97,57 @@ def compare_specs(
 
     cfg = offline_config(base)
     maps: dict[str, TextMap | None] = {}
+    seen: dict[str, list[Any]] = {}
     for name, spec in rows.items():
         rw = spec.build(cfg, disk_cache=True)
-        maps[name] = None if rw is None else rw.load().as_text_map()
+        maps[name] = None if rw is None else _recording(rw.load(), seen.setdefault(name, []))
     res = compare_rewriters(manifest, retriever, maps, setup, n_boot=n_boot, seed=seed)
     res["rows"] = {name: spec.describe(cfg) for name, spec in rows.items()}
+    res["outcomes"] = {name: outcome_counts(results) for name, results in seen.items()}
     return res
+
+
+OUTCOMES = ("rewritten", "looked up", "no challenging concepts", "unparseable", "guard", "timeout or cut off", "error", "other")
+
+
+def outcome(reason: str) -> str:
+    """The outcome class of a :class:`~raqo_core.rewriter.result.RewriteResult` ``reason`` (one of :data:`OUTCOMES`)."""
+    if reason == "rewritten":
+        return "rewritten"
+    if reason in ("rewritten+lookup", "lookup"):
+        return "looked up"
+    if reason == "no challenging concepts":
+        return "no challenging concepts"
+    for prefix, name in (
+        ("unparseable", "unparseable"),
+        ("guard", "guard"),
+        ("timeout", "timeout or cut off"),
+        ("truncated", "timeout or cut off"),
+        ("error", "error"),
+    ):
+        if reason.startswith(prefix):
+            return name
+    return "other"
+
+
+def outcome_counts(results: list[Any]) -> dict[str, Any]:
+    """How many rewrites ended each way, and the share of unparseable answers (in %)."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for r in results:
+        counts[outcome(r.reason)] += 1
+    n = len(results)
+    return {"n": n, "counts": counts, "unparseable_pct": round(100.0 * counts["unparseable"] / n, 2) if n else 0.0}
+
+
+def _recording(rw: Any, sink: list[Any]) -> TextMap:
+    """``rw``'s text map that also keeps every :class:`RewriteResult` in ``sink`` (for the outcome counts)."""
+
+    def run(texts: Any) -> list[str]:
+        results = rw.rewrite_batch(list(texts))
+        sink.extend(results)
+        return [r.rewritten_query for r in results]
+
+    return run
 
 
 def compare_markdown(result: Mapping[str, Any]) -> str:
@@ -121,4 +166,11 @@ def compare_markdown(result: Mapping[str, Any]) -> str:
                 for p in (pair[k] for k in ks)
             ]
         lines.append(f"| {name} | " + " | ".join(cells + deltas) + " |")
+    outcomes = result.get("outcomes") or {}
+    if outcomes:
+        lines += ["", "| row | queries | " + " | ".join(OUTCOMES) + " | unparseable % |", "|---|---|" + "---|" * (len(OUTCOMES) + 1)]
+        for name, o in outcomes.items():
+            lines.append(
+                f"| {name} | {o['n']} | " + " | ".join(str(o["counts"].get(k, 0)) for k in OUTCOMES) + f" | {o['unparseable_pct']:.1f} |"
+            )
     return "\n".join(lines)

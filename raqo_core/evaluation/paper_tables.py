@@ -3,7 +3,9 @@
 - Table 1 analogue: NA, +WordNetExpansion, +VisualDescriptionAppend, +LLMRewrite, +RAQO and the
   plain-caption oracle; T2I and I2T R@1/5/10.
 - Table 4 analogue: the ablation adapters trained by ``raqo train`` (no ReCoT; w/o D_CCR, D_QRE, D_PRO).
-- The transfer split: user queries carrying held-out rare words.
+- The transfer split: user queries carrying held-out rare words; the paraphrase register: queries worded with
+  synonyms and framings nothing in the benchmark, MPADE or training saw (:mod:`raqo_core.data.paraphrase`).
+  Both with RAQO alone and, with ``lookup``, RAQO followed by the retriever look-up (:mod:`raqo_core.lookup`).
 
 Rewriting thousands of queries with an LLM on a CPU takes long, so T2I uses the first
 ``t2i_limit`` user queries against the full test gallery, and I2T uses the first ``i2t_images``
@@ -82,6 +84,7 @@ def run_report(
     model: str = "embedded",
     explain: int = 4,
     explain_limit: int = 200,
+    lookup: str | None = "embedded",
 ) -> dict[str, Any]:
     """The paper's tables (and, with ``explain`` > 0 and a full adapter, a gallery of that many attribution figures
     plus concept statistics over the first ``explain_limit`` user queries) in ``out``."""
@@ -113,11 +116,17 @@ def run_report(
     for name, path in adapters.items():
         mode = "direct" if name == "no_recot" else "recot"
         table4[name] = evaluate_rewriter(m, retriever, rw("raqo", adapter=path, mode=mode), register="user", **kw)
-    transfer: dict[str, Any] = {"NA": evaluate_rewriter(m, retriever, None, register="transfer", **kw)}
-    if full:
-        transfer["+RAQO"] = evaluate_rewriter(m, retriever, rw("raqo", adapter=full), register="transfer", **kw)
+    if full and lookup:
+        table1["+RAQO+lookup"] = evaluate_rewriter(m, retriever, rw("raqo", adapter=full, lookup=lookup), register="user", **kw)
+    unseen: dict[str, dict[str, Any]] = {}  # registers with words MPADE never mined: transfer, paraphrase
+    for register in [r for r in ("transfer", "paraphrase") if r in m.registers()]:
+        rows = unseen[register] = {"NA": evaluate_rewriter(m, retriever, None, register=register, **kw)}
+        if full:
+            rows["+RAQO"] = evaluate_rewriter(m, retriever, rw("raqo", adapter=full), register=register, **kw)
+        if full and lookup:
+            rows["+RAQO+lookup"] = evaluate_rewriter(m, retriever, rw("raqo", adapter=full, lookup=lookup), register=register, **kw)
     paired = paired_vs_full(table1.get("+RAQO"), table4)
-    for row in (*table1.values(), *table4.values(), *transfer.values()):
+    for row in (*table1.values(), *table4.values(), *(r for rows in unseen.values() for r in rows.values())):
         row.pop("t2i_ranks", None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,11 +134,11 @@ def run_report(
         "retriever": retriever.spec,
         "fingerprint": retriever.fingerprint,
         "adapters": adapters,
-        "settings": {"t2i_limit": t2i_limit, "i2t_images": i2t_images, "register": "user"},
+        "settings": {"t2i_limit": t2i_limit, "i2t_images": i2t_images, "register": "user", "lookup": lookup},
         "table1": table1,
         "table4": table4,
         "table4_paired": {name: {f"R@{d.k}": d.to_dict() for d in ds} for name, ds in paired.items()},
-        "transfer": transfer,
+        **unseen,
         "seconds": round(time.time() - t0, 1),
     }
     atomic_write_json(out / "report.json", result)
@@ -156,7 +165,9 @@ def run_report(
             *(f"| {name} | " + " | ".join(str(d) for d in ds) + " |" for name, ds in paired.items()),
             "",
         ]
-    md += ["## Transfer split (held-out rare words)", "", markdown_table(transfer), ""]
+    titles = {"transfer": "Transfer split (held-out rare words)", "paraphrase": "Paraphrase register (synonyms and framings nothing saw)"}
+    for name, table in unseen.items():
+        md += [f"## {titles[name]}", "", markdown_table(table), ""]
     if explain > 0 and full:
         from raqo_core.explain import Explainer
         from raqo_core.explain.gallery import report_section
@@ -181,9 +192,11 @@ def report_from_run(
     baselines: bool = True,
     out: str | Path = "results/report",
     explain: int = 4,
+    lookup: str | None = "auto",
 ) -> dict[str, Any]:
     """``raqo report``: the adapters of a training run (``config``'s run folder under ``runs``: the full recipe
-    and every ablation variant trained), or one ``adapter``; limits default to the config's ``eval`` settings."""
+    and every ablation variant trained), or one ``adapter``; limits default to the config's ``eval`` settings.
+    ``lookup``: the look-up rows' look-up (``"auto"``: the shipped one for the embedded retriever, else none)."""
     from raqo_core.paths import embedded_benchmark_dir
     from raqo_core.retriever.registry import load_retriever
 
@@ -206,4 +219,5 @@ def report_from_run(
         i2t_images=i2t_images or 100,
         baselines=baselines,
         explain=explain,
+        lookup=("embedded" if retriever == "embedded" else None) if lookup == "auto" else lookup,
     )

@@ -11,7 +11,8 @@ so callers never branch on the rewriter's name. A new rewriter is one module wit
 ``build(config, api_key) -> QueryRewriter`` plus one :func:`register_rewriter` line.
 
 A *rewriter spec* (``raqo compare --row NAME=SPEC``) names one in a string:
-``none`` (no rewriting), a baseline name, or ``ADAPTER[@recot|@ungrounded|@direct][#BACKEND]``.
+``none`` (no rewriting), a baseline name, or ``ADAPTER[@recot|@ungrounded|@direct][+lookup][#BACKEND]``
+(``+lookup``: then the shipped embedded look-up, :mod:`raqo_core.rewriter.lookup`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ register_rewriter("raqo", "raqo_core.rewriter.rewriter:build")
 register_rewriter("llm-rewrite", "raqo_core.rewriter.baselines:build_llm_rewrite")
 register_rewriter("visual-description", "raqo_core.rewriter.baselines:build_visual_description")
 register_rewriter("wordnet", "raqo_core.rewriter.baselines:build_wordnet")
+register_rewriter("lookup", "raqo_core.rewriter.lookup:build_lookup")
 
 REWRITERS = REWRITER_REGISTRY.names()  # the built-in names (rewriter_names() lists registered ones too)
 BASELINES = tuple(n for n in REWRITERS if n != "raqo")
@@ -83,6 +85,10 @@ def build_rewriter(
         from raqo_core.rewriter.disk_cache import DiskCachedRewriter
 
         rewriter = DiskCachedRewriter(rewriter, None if disk_cache is True else disk_cache)
+    if cfg.lookup and name != "lookup":  # outside the caches: the look-up never re-generates (the baseline is one already)
+        from raqo_core.rewriter.lookup import with_lookup
+
+        rewriter = with_lookup(rewriter, cfg)
     return rewriter
 
 
@@ -94,6 +100,7 @@ class RewriterSpec:
     adapter: str | None = None
     mode: str = "recot"  # the spec's mode: recot | ungrounded | direct
     backend: str | None = None  # None: the caller's default engine
+    lookup: bool = False  # then the embedded look-up (``+lookup``)
 
     @classmethod
     def parse(cls, spec: str) -> RewriterSpec:
@@ -105,15 +112,22 @@ class RewriterSpec:
             from raqo_core.rewriter.engines import parse_backend
 
             parse_backend(backend)
+        lookup = rest.rstrip().endswith("+lookup")
+        if lookup:
+            rest = rest.rstrip()[: -len("+lookup")]
         target, _, mode = rest.rpartition("@") if "@" in rest else (rest, "", "recot")
         if mode not in SPEC_MODES:
             raise RAQOError(f"rewriter spec {spec!r}: mode {mode!r} is not one of {SPEC_MODES}")
         target = target.strip()
         if target.lower() == "none" or target in BASELINES:
-            if hash_ or mode != "recot":
-                raise RAQOError(f"rewriter spec {spec!r}: only a RAQO adapter takes @MODE or #BACKEND")
+            if hash_ or mode != "recot" or lookup:
+                raise RAQOError(
+                    f"rewriter spec {spec!r}: only a RAQO adapter takes @MODE, #BACKEND or +lookup (the look-up alone is the 'lookup' baseline)"
+                )
             return cls(None if target.lower() == "none" else target)
-        return cls("raqo", target, mode, backend.strip() if hash_ else None)
+        if not target:
+            raise RAQOError(f"rewriter spec {spec!r} names no adapter before '@' (use 'auto' for the shipped one)")
+        return cls("raqo", target, mode, backend.strip() if hash_ else None, lookup)
 
     @property
     def label(self) -> str | None:
@@ -128,6 +142,8 @@ class RewriterSpec:
         over["grounded_concepts"] = self.mode != "ungrounded"
         if self.backend:
             over["backend"] = self.backend
+        if self.lookup:
+            over["lookup"] = "embedded"
         return config_with(base, **over)
 
     def build(self, base: RewriterConfig | None = None, **kwargs: Any) -> QueryRewriter | None:
@@ -135,4 +151,7 @@ class RewriterSpec:
         return None if self.name is None else build_rewriter(self.name, self.config(base), **kwargs)
 
     def describe(self, base: RewriterConfig | None = None) -> dict[str, Any]:
-        return {"adapter": self.label, "mode": self.mode, "backend": self.config(base).backend if self.name == "raqo" else None}
+        out = {"adapter": self.label, "mode": self.mode, "backend": self.config(base).backend if self.name == "raqo" else None}
+        if self.lookup:
+            out["lookup"] = "embedded"
+        return out

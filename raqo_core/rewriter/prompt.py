@@ -120,12 +120,16 @@ def _single_line(text: str, max_chars: int) -> str:
     return text[:max_chars].rstrip()
 
 
-def parse_response(completion: str, mode: str = "recot", *, max_rewrite_chars: int = 320) -> Parsed:
+def parse_response(
+    completion: str, mode: str = "recot", *, max_rewrite_chars: int = 320, max_concept_chars: int = MAX_CONCEPT_CHARS
+) -> Parsed:
     """Parse the generated text that follows :func:`response_prefix`.
 
     Strict: the concepts line must be present (``None`` or ``;``-separated phrases); in recot
     mode a non-empty concept list must be followed by a ``Rewrite:`` line. Anything after the
     structure (a model rambling on) is ignored. Raises :class:`ParseError` otherwise.
+    ``max_concept_chars``: the longest concept accepted (grounded decoding can only quote the query, so the
+    rewriter passes the query's length: a concept spanning an unfamiliar query is still a span of it).
     """
     check_mode(mode)
     lines = [ln.strip() for ln in completion.replace("\r", "\n").split("\n")]
@@ -141,7 +145,7 @@ def parse_response(completion: str, mode: str = "recot", *, max_rewrite_chars: i
         return Parsed([], None)
     concepts = [c.strip().strip(".\"'") for c in head.split(CONCEPT_SEP)]
     concepts = [c for c in concepts if c]
-    if not concepts or len(concepts) > MAX_CONCEPTS or any(len(c) > MAX_CONCEPT_CHARS for c in concepts):
+    if not concepts or len(concepts) > MAX_CONCEPTS or any(len(c) > max_concept_chars for c in concepts):
         raise ParseError(f"malformed concept list {head[:80]!r}")
     if any(c.lower() == NONE_TOKEN.lower() for c in concepts):
         raise ParseError(f"'None' mixed with concepts in {head[:80]!r}")

@@ -16,7 +16,8 @@ class RewriteResult:
     original. ``reason`` says why (``rewritten``, ``no challenging concepts``,
     ``guard: similarity 0.31 < 0.50``, ``unparseable output: …``, ``timeout``, ``truncated: …`` (the
     answer hit the token cap), ``error: …``,
-    ``empty query``). ``rewrites`` holds all sampled rewrites when ``n_rewrites > 1``.
+    ``empty query``; with a look-up: ``rewritten+lookup``, ``lookup``). ``rewrites`` holds all sampled rewrites
+    when ``n_rewrites > 1``; ``hints`` what the look-up did with each weak word.
     """
 
     original_query: str
@@ -27,6 +28,7 @@ class RewriteResult:
     latency_ms: float
     rewrites: list[str] = field(default_factory=list)
     cached: bool = False
+    hints: list[dict[str, Any]] = field(default_factory=list)  # the look-up's decisions (raqo_core.lookup.Hint.to_dict())
 
     @property
     def cacheable(self) -> bool:

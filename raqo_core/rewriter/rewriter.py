@@ -83,6 +83,14 @@ class RewriterConfig:
     engine_retries: int = field(default=2, metadata={"help": "openai: retries after 429/5xx/timeouts, within timeout_s"})
     engine_concurrency: int = field(default=4, metadata={"help": "openai: requests in flight at once"})
     api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "openai: environment variable holding the API key"})
+    lookup: str | None = field(
+        default=None,
+        metadata={
+            "help": "after rewriting, replace words the retriever does not know by words it does: 'embedded' (the shipped "
+            "look-up) or a folder from `raqo lookup build`; None = off"
+        },
+    )
+    lookup_scope: str = field(default="all", metadata={"help": "look-up: all (every weak word) | concepts (only inside detected concepts)"})
     seed: int = 0
 
     def validate(self) -> None:
@@ -103,6 +111,10 @@ class RewriterConfig:
             raise RAQOError(f"engine_retries must be >= 0, got {self.engine_retries}")
         if self.engine_threads is not None and self.engine_threads < 1:
             raise RAQOError(f"engine_threads must be >= 1 or None, got {self.engine_threads}")
+        if self.lookup_scope not in ("all", "concepts"):
+            raise RAQOError(f"lookup_scope must be 'all' or 'concepts', got {self.lookup_scope!r}")
+        if self.lookup is not None and (not isinstance(self.lookup, str) or not self.lookup.strip()):
+            raise RAQOError(f"lookup must be 'embedded', a look-up folder or None, got {self.lookup!r}")
         if self.quantize_int8 and self.backend not in ("hf", "hf:int8"):
             raise RAQOError(f"quantize_int8 applies to backend 'hf' only, not {self.backend!r} (llamacpp: use a q8_0 GGUF)")
 
@@ -324,7 +336,12 @@ class Rewriter(QueryRewriter):
                     cut = cut or why
                     continue
                 try:
-                    p = P.parse_response(text, c.mode, max_rewrite_chars=max(64, 2 * len(clean)))
+                    p = P.parse_response(
+                        text,
+                        c.mode,
+                        max_rewrite_chars=max(64, 2 * len(clean)),
+                        max_concept_chars=max(P.MAX_CONCEPT_CHARS, len(clean)) if self._grounded else P.MAX_CONCEPT_CHARS,
+                    )
                 except P.ParseError as exc:
                     error = error or f"unparseable output: {exc}"
                     continue

@@ -73,7 +73,8 @@ class RAQOQueryRewriter:
             ``model`` (``embedded``), ``adapter`` (``auto``: the shipped adapter for the embedded base and
             ``mode``), ``mode`` (``recot`` | ``direct`` | ``detect``), ``backend`` (``hf`` | ``llamacpp[:…]`` |
             ``openai:BASE_URL``), ``guard_threshold``, ``max_new_tokens``, ``timeout_s``, ``n_rewrites``,
-            ``batch_size``, ``retriever_fingerprint``, ``grounded_concepts`` …; ``RewriterConfig`` documents each.
+            ``batch_size``, ``retriever_fingerprint``, ``grounded_concepts``, ``lookup`` (``embedded`` or a
+            ``raqo lookup build`` folder: ``meta["hints"]`` then says what it did) …; ``RewriterConfig`` documents each.
         """
         from raqo_core.rewriter.base import QueryRewriter as _QR
         from raqo_core.rewriter.factory import config_with, rewriter_names
@@ -188,6 +189,8 @@ class RAQOQueryRewriter:
             "cached": res.cached,
             "rewriter": self.name,
         }
+        if getattr(res, "hints", None):  # the look-up's decision for each weak word (settings lookup=…)
+            meta["hints"] = list(res.hints)
         if self._attributor is not None:
             meta["attributions"] = self._attributor.for_result(res)
         return {"query": res.rewritten_query, "queries": queries, "concepts": list(res.concepts), "meta": meta}

@@ -1,0 +1,125 @@
+"""The look-up step after any rewriter: detect → rewrite → look up (:mod:`raqo_core.lookup`).
+
+    rw = build_rewriter("raqo", lookup="embedded")               # ReCoT, then the shipped embedded look-up
+    rw = build_rewriter("lookup")                                # the look-up alone on the user's query (a baseline)
+    raqo compare --row RAQO+lookup=auto@recot+lookup ...         # the same in a rewriter spec
+
+:class:`LookupRewriter` wraps the rewriter *outside* its caches, so looking up never re-generates. It looks up
+only in answers that can be trusted: an error, a timeout or a cut-off answer keeps the user's query untouched
+(a partial generation is never applied, and nothing is added to it). Each result carries its
+:class:`~raqo_core.lookup.lookup.Hint` s in ``RewriteResult.hints``, also when nothing changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from raqo_core.errors import RAQOError
+from raqo_core.rewriter.base import QueryRewriter, check_queries
+from raqo_core.rewriter.result import NOT_CACHED, RewriteResult
+
+logger = logging.getLogger(__name__)
+LOOKUP_SCOPES = ("all", "concepts")
+EMBEDDED = "embedded"
+_UNTRUSTED = (*NOT_CACHED, "empty query")
+
+
+def resolve_lookup(spec: Any, config: Any = None) -> Any:
+    """A :class:`~raqo_core.lookup.lookup.ConceptLookup` from ``"embedded"`` (the shipped one), a folder made by
+    ``raqo lookup build``, or a ConceptLookup itself."""
+    from raqo_core.lookup import ConceptLookup, embedded_lookup_dir
+
+    if isinstance(spec, ConceptLookup):
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise RAQOError(f"lookup must be 'embedded', a look-up folder or a ConceptLookup, got {spec!r}")
+    folder = embedded_lookup_dir() if spec.strip() == EMBEDDED else Path(spec).expanduser()
+    return ConceptLookup.from_folder(folder, config)
+
+
+class LookupRewriter(QueryRewriter):
+    """``inner``'s rewrites with their still-weak words looked up (``scope="concepts"``: only words inside the
+    rewriter's detected concepts)."""
+
+    def __init__(self, inner: QueryRewriter | None, lookup: Any, *, scope: str = "all") -> None:
+        if scope not in LOOKUP_SCOPES:
+            raise RAQOError(f"lookup scope must be one of {LOOKUP_SCOPES}, got {scope!r}")
+        self.inner = inner
+        self.lookup = resolve_lookup(lookup)
+        self.scope = scope
+
+    @property
+    def fingerprint(self) -> str:
+        inner = self.inner.fingerprint if self.inner is not None else "none"
+        return f"{inner}|{self.lookup.fingerprint}|{self.scope}"
+
+    def load(self) -> LookupRewriter:
+        if self.inner is not None:
+            self.inner.load()
+        return self
+
+    warm_up = load
+
+    def _look_up(self, r: RewriteResult) -> RewriteResult:
+        if r.reason.startswith(_UNTRUSTED):
+            return r
+        t0 = time.perf_counter()
+        base = r.rewritten_query
+        try:
+            text, hints = self.lookup.apply(base, r.concepts if self.scope == "concepts" else None)
+        except Exception as exc:  # never raise at query time: the model's answer stands
+            logger.exception("look-up failed")
+            return dataclasses.replace(r, hints=[{"word": "", "replacement": None, "source": "", "reason": f"look-up failed: {exc}"[:200]}])
+        ms = r.latency_ms + (time.perf_counter() - t0) * 1000
+        found = [h.to_dict() for h in hints]
+        if text == base:
+            return dataclasses.replace(r, hints=found, latency_ms=ms)
+        reason = "rewritten+lookup" if r.applied else "lookup"
+        rewrites = [self._apply_quietly(x, r.concepts) for x in r.rewrites]  # n_rewrites > 1: every sample, looked up the same way
+        return dataclasses.replace(r, rewritten_query=text, applied=True, reason=reason, hints=found, latency_ms=ms, rewrites=rewrites)
+
+    def _apply_quietly(self, text: str, concepts: list[str]) -> str:
+        try:
+            return str(self.lookup.apply(text, concepts if self.scope == "concepts" else None)[0])
+        except Exception:  # the sample stands as the model wrote it
+            return text
+
+    def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
+        queries = check_queries(queries)
+        if self.inner is None:  # the look-up alone: on the sanitised query (huge queries cut), the user's when nothing changed
+            from raqo_core.rewriter import prompt as P
+
+            base = [(q, P.sanitize_query(q)) for q in queries]
+            out = [
+                self._look_up(RewriteResult(q, clean, [], False, "no weak words", 0.0))
+                if clean
+                else RewriteResult.fallback(q, "empty query")
+                for q, clean in base
+            ]
+            return [
+                r
+                if r.applied
+                else dataclasses.replace(r, rewritten_query=r.original_query, reason="no replacement fits" if r.hints else r.reason)
+                for r in out
+            ]
+        return [self._look_up(r) for r in self.inner.rewrite_batch(queries, batch_size)]
+
+
+def with_lookup(rewriter: QueryRewriter, config: Any) -> QueryRewriter:
+    """``rewriter`` wrapped in the look-up ``config.lookup`` names (unchanged when it names none)."""
+    if not getattr(config, "lookup", None):
+        return rewriter
+    return LookupRewriter(rewriter, config.lookup, scope=config.lookup_scope)
+
+
+def build_lookup(config: Any, api_key: str | None = None) -> LookupRewriter:
+    """The ``lookup`` baseline: the look-up alone on the user's query (``config.lookup``, default the embedded one)."""
+    from raqo_core.rewriter.baselines import _no_adapter
+
+    _no_adapter("lookup", config)
+    return LookupRewriter(None, getattr(config, "lookup", None) or EMBEDDED, scope="all")
