@@ -52,6 +52,24 @@ def test_disk_cache_survives_restart_and_torn_lines(tmp_path):
     assert DiskCachedRewriter(Counting(), tmp_path).load().rewrite_batch(["a cobalt tile"]) and len(calls) == 2
 
 
+def test_disk_caches_loaded_together_share_what_either_writes_later(tmp_path):
+    """Two rows of one `raqo compare` (e.g. ADAPTER and ADAPTER+lookup) load their caches before either rewrites:
+    the second must read what the first appended, not generate it again."""
+    calls = []
+
+    class Counting(WordNetExpansion):
+        def rewrite_batch(self, queries, batch_size=None):
+            calls.append(list(queries))
+            return super().rewrite_batch(queries, batch_size)
+
+    a, b = DiskCachedRewriter(Counting(), tmp_path).load(), DiskCachedRewriter(Counting(), tmp_path).load()
+    first = a.rewrite_batch(["a crimson orb", "a cube"])
+    assert b.rewrite_batch(["a cube", "a crimson orb"]) == [first[1], first[0]] and len(calls) == 1
+    with a.path.open("a") as fh:
+        fh.write('{"q": "half a li')  # a line another writer has not finished: skipped now, read once complete
+    assert b.rewrite_batch(["a cobalt tile"]) and len(calls) == 2
+
+
 def test_disk_cache_persists_each_chunk_so_a_stopped_run_resumes(tmp_path):
     calls = []
 

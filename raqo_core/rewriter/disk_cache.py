@@ -39,6 +39,7 @@ class DiskCachedRewriter(QueryRewriter):
         self._path: Path | None = None
         self._mem: dict[str, RewriteResult] = {}
         self._torn = False
+        self._offset = 0  # bytes of the file read so far
 
     @property
     def path(self) -> Path:
@@ -47,18 +48,29 @@ class DiskCachedRewriter(QueryRewriter):
             self.inner.load()
             self._base.mkdir(parents=True, exist_ok=True)
             path = self._base / f"{hashlib.sha256(self.inner.fingerprint.encode()).hexdigest()[:20]}.jsonl"
-            if path.is_file():
-                with path.open(encoding="utf-8") as fh:
-                    line = ""
-                    for line in fh:
-                        try:
-                            rec = json.loads(line)
-                            self._mem[rec["q"]] = RewriteResult(**rec["r"])
-                        except (json.JSONDecodeError, KeyError, TypeError):
-                            continue  # torn or foreign line
-                    self._torn = bool(line) and not line.endswith("\n")  # a crash cut the last line
+            self._read_new(path, first=True)
             self._path = path
         return self._path
+
+    def _read_new(self, path: Path, *, first: bool = False) -> None:
+        """Take the lines appended to the file since the last read: by this object, or by another one with the same
+        fingerprint (another row of ``raqo compare``, another process), so nothing is generated twice."""
+        if not path.is_file():
+            return
+        with path.open("rb") as fh:
+            fh.seek(self._offset)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1  # complete lines only: a line being written is read next time
+        for raw in data[:end].splitlines():
+            try:
+                rec = json.loads(raw)
+                self._mem[rec["q"]] = RewriteResult(**rec["r"])
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                continue  # torn or foreign line
+        self._offset += end
+        if first and end < len(data):  # a crash cut the last line: it stays one (ignored) line
+            self._torn = True
+            self._offset += len(data) - end
 
     @property
     def fingerprint(self) -> str:
@@ -72,6 +84,7 @@ class DiskCachedRewriter(QueryRewriter):
     def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
         queries = check_queries(queries)
         path = self.path
+        self._read_new(path)
         misses = list(dict.fromkeys(q for q in queries if q not in self._mem))
         fresh_map: dict[str, RewriteResult] = {}
         spans: Any = range(0, len(misses), self.chunk_size)
