@@ -42,7 +42,7 @@ def test_row_specs_turn_into_rewriter_configs():
     )
     assert RewriterSpec.parse("a@direct#hf:int8").config(base).backend == "hf:int8"
     assert RewriterSpec.parse("wordnet").describe(base) == {"adapter": "wordnet", "mode": "recot", "backend": None}
-    assert RewriterSpec.parse("auto@recot+lookup").describe(base)["lookup"] == "embedded"
+    assert RewriterSpec.parse("auto@recot+lookup").describe(base)["lookup"] == "embedded (after)"
     assert RewriterSpec.parse("none").build(base) is None
 
 

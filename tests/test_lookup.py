@@ -241,9 +241,11 @@ def test_specs_and_config_turn_the_lookup_on():
     from raqo_core.rewriter.lookup import LookupRewriter
 
     s = RewriterSpec.parse("auto@direct+lookup#llamacpp")
-    assert (s.adapter, s.mode, s.backend, s.lookup) == ("auto", "direct", "llamacpp", True)
-    assert s.config().lookup == "embedded" and s.describe()["lookup"] == "embedded"
-    assert RewriterSpec.parse("runs/qre+pro@recot").lookup is False and RewriterSpec.parse("runs/qre+pro").adapter == "runs/qre+pro"
+    assert (s.adapter, s.mode, s.backend, s.lookup) == ("auto", "direct", "llamacpp", "after")
+    assert s.config().lookup == "embedded" and s.describe()["lookup"] == "embedded (after)"
+    first = RewriterSpec.parse("auto@recot+lookup:before")
+    assert (first.mode, first.lookup, first.config().lookup_order) == ("recot", "before", "before")
+    assert RewriterSpec.parse("runs/qre+pro@recot").lookup is None and RewriterSpec.parse("runs/qre+pro").adapter == "runs/qre+pro"
     for bad in ("wordnet+lookup", "none+lookup"):
         with pytest.raises(RAQOError, match="only a RAQO adapter takes @MODE, #BACKEND or \\+lookup"):
             RewriterSpec.parse(bad)
@@ -252,6 +254,44 @@ def test_specs_and_config_turn_the_lookup_on():
     assert isinstance(build_rewriter("wordnet", lookup="embedded"), LookupRewriter)
     with pytest.raises(RAQOError, match="lookup_scope must be 'all' or 'concepts', got 'x'"):
         config_with(lookup_scope="x").validate()
+    with pytest.raises(RAQOError, match="lookup_order must be 'after' or 'before', got 'during'"):
+        config_with(lookup_order="during").validate()
+
+
+def test_lookup_before_the_rewrite_feeds_the_looked_up_query_and_keeps_the_users():
+    from raqo_core.rewriter.lookup import LookupRewriter
+
+    lk = ConceptLookup(vocab(), [Fixed({"vermilion": [("red", 0)]})])
+    seen = []
+
+    class Echo(QueryRewriter):
+        fingerprint = "echo"
+
+        def rewrite_batch(self, queries, batch_size=None):
+            seen.extend(queries)
+            out = {
+                "a large red circle": RewriteResult("a large red circle", "a large red circle", [], False, "no challenging concepts", 1.0),
+                "a large red crimson circle": RewriteResult(
+                    "a large red crimson circle", "a large red circle", ["crimson"], True, "rewritten", 1.0
+                ),
+                "a large red zorp": RewriteResult.fallback("a large red zorp", "timeout"),
+            }
+            return [out[q] for q in queries]
+
+    rw = LookupRewriter(Echo(), lk, order="before")
+    a, b, c = rw.rewrite_batch(["a large vermilion circle", "a large vermilion crimson circle", "a large vermilion zorp"])
+    assert seen == ["a large red circle", "a large red crimson circle", "a large red zorp"]
+    assert (a.original_query, a.rewritten_query, a.applied, a.reason) == ("a large vermilion circle", "a large red circle", True, "lookup")
+    assert (b.rewritten_query, b.reason, b.concepts) == ("a large red circle", "lookup+rewritten", ["crimson"])
+    assert (c.original_query, c.rewritten_query, c.applied, c.reason) == (
+        "a large vermilion zorp",
+        "a large vermilion zorp",
+        False,
+        "timeout",
+    )
+    assert a.hints[0]["replacement"] == "red" and "|before" in rw.fingerprint
+    with pytest.raises(RAQOError, match="lookup order must be one of \\('after', 'before'\\), got 'x'"):
+        LookupRewriter(Echo(), lk, order="x")
 
 
 def test_shipped_embedded_lookup_maps_held_out_words_with_wordnet():

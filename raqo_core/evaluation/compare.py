@@ -114,7 +114,7 @@ def outcome(reason: str) -> str:
     """The outcome class of a :class:`~raqo_core.rewriter.result.RewriteResult` ``reason`` (one of :data:`OUTCOMES`)."""
     if reason == "rewritten":
         return "rewritten"
-    if reason in ("rewritten+lookup", "lookup"):
+    if reason in ("rewritten+lookup", "lookup+rewritten", "lookup"):
         return "looked up"
     if reason == "no challenging concepts":
         return "no challenging concepts"

@@ -52,6 +52,10 @@ class LookupConfig:
     min_fit: float = field(default=0.002, metadata={"help": "least neighbour fit (0..1) a replacement needs in the training captions"})
     max_hints: int = field(default=8, metadata={"help": "most words replaced per query"})
     max_depth: int = field(default=2, metadata={"help": "WordNet: 0 synonyms, 1 + similar/hypernyms, 2 + hypernyms of hypernyms"})
+    only_unknown: bool = field(
+        default=True,
+        metadata={"help": "look up only words the retriever never saw in training; False: every weak (rarely seen) word too"},
+    )
     delete_unknown: bool = field(
         default=True, metadata={"help": "apply lexicon deletions (spans the retriever's recall rewarded dropping)"}
     )
@@ -105,7 +109,7 @@ class ConceptLookup:
         c = self.config
         lex = len(self._lexicon.entries) if self._lexicon else 0
         used = "+".join(s.name for s in self.sources if s.available) or "none"
-        return f"lookup[{used}|v{len(self.vocabulary)}|l{lex}|f{c.min_fit}|h{c.max_hints}|d{c.max_depth}|x{int(c.delete_unknown)}]"
+        return f"lookup[{used}|v{len(self.vocabulary)}|l{lex}|f{c.min_fit}|h{c.max_hints}|d{c.max_depth}|x{int(c.delete_unknown)}|u{int(c.only_unknown)}]"
 
     def describe(self) -> dict[str, Any]:
         return {"vocabulary": self.vocabulary.describe(), "sources": self.status, "config": asdict(self.config)}
@@ -192,12 +196,12 @@ class ConceptLookup:
             for phrase in self._lexicon.phrases():
                 p = phrase.split()
                 for i in range(len(words) - len(p) + 1):
-                    if words[i : i + len(p)] == p and not any(taken[i : i + len(p)]) and any(self.vocabulary.is_weak(w) for w in p):
+                    if words[i : i + len(p)] == p and not any(taken[i : i + len(p)]) and any(self._target(w) for w in p):
                         spans.append((i, i + len(p)))
                         for k in range(i, i + len(p)):
                             taken[k] = True
         for i, w in enumerate(words):
-            if not taken[i] and self.vocabulary.is_weak(w) and (allowed is None or w in allowed):
+            if not taken[i] and self._target(w) and (allowed is None or w in allowed):
                 spans.append((i, i + 1))
         spans.sort()
         hints: dict[tuple[int, int], Hint] = {}
@@ -234,6 +238,10 @@ class ConceptLookup:
         out.append(text[pos:])
         result = " ".join("".join(out).split())
         return (result if WORD.search(result.lower()) else text), found
+
+    def _target(self, word: str) -> bool:
+        """Whether ``word`` is looked up: unknown to the retriever (or, without ``only_unknown``, weak)."""
+        return self.vocabulary.is_unknown(word) if self.config.only_unknown else self.vocabulary.is_weak(word)
 
     @staticmethod
     def _beside(words: list[str], new: dict[int, tuple[int, str]], i: int, step: int) -> str | None:

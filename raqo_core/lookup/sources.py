@@ -51,8 +51,8 @@ class LexiconSource:
     """Replacements this retriever's recall rewarded, from an MPADE ``preferences.json``.
 
     A concept becomes an entry when its most frequent change (a word-for-word replacement, or a deletion when the
-    best rewrites dropped it) holds at least ``min_share`` of the queries with an accepted rewrite, and there are
-    ``min_support`` or more of those. Keeping the concept as it was is no change.
+    best rewrites dropped it) holds at least ``min_share`` of the queries with an accepted rewrite, at least twice
+    the next change's count, and there are ``min_support`` or more of those queries. Keeping it is no change.
     """
 
     name = "lexicon"
@@ -84,11 +84,13 @@ class LexiconSource:
             try:
                 concept = " ".join(tokenize_words(str(row["concept"])))
                 support = int(row["with_accepted_rewrite"])
-                best, n = next(((str(t), int(k)) for t, k in row["replacements"] if t != KEPT), (KEPT, 0))
+                changes = [(str(t), int(k)) for t, k in row["replacements"] if t != KEPT]
             except (KeyError, TypeError, ValueError):
                 continue  # one malformed row loses that row only
-            if not concept or best == KEPT or support < self.min_support or n < self.min_share * support:
-                continue
+            best, n = changes[0] if changes else (KEPT, 0)
+            runner_up = changes[1][1] if len(changes) > 1 else 0
+            if not concept or best == KEPT or support < self.min_support or n < self.min_share * support or n < 2 * runner_up:
+                continue  # too rare, mostly kept, or contested ("over" → below ×27, above ×14: the rewrites reordered)
             text = "" if best == DELETED else " ".join(tokenize_words(str(best)))
             if text != concept:
                 self.entries[concept] = text

@@ -122,6 +122,10 @@ class RetrieverVocabulary:
         """A content word the retriever saw rarely or never: what a look-up may replace."""
         return word not in STOPWORDS and self.count(word) < self.strong_count
 
+    def is_unknown(self, word: str) -> bool:
+        """A content word the retriever never saw in training (not in the vocabulary at all)."""
+        return word not in STOPWORDS and word not in self.counts
+
     def strong_words(self) -> list[str]:
         return sorted(w for w in self.counts if w not in STOPWORDS and self.count(w) >= self.strong_count)
 

@@ -11,8 +11,8 @@ so callers never branch on the rewriter's name. A new rewriter is one module wit
 ``build(config, api_key) -> QueryRewriter`` plus one :func:`register_rewriter` line.
 
 A *rewriter spec* (``raqo compare --row NAME=SPEC``) names one in a string:
-``none`` (no rewriting), a baseline name, or ``ADAPTER[@recot|@ungrounded|@direct][+lookup][#BACKEND]``
-(``+lookup``: then the shipped embedded look-up, :mod:`raqo_core.rewriter.lookup`).
+``none`` (no rewriting), a baseline name, or ``ADAPTER[@recot|@ungrounded|@direct][+lookup|+lookup:before][#BACKEND]``
+(``+lookup``: then the shipped embedded look-up, :mod:`raqo_core.rewriter.lookup`; ``+lookup:before``: the look-up first).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ register_rewriter("lookup", "raqo_core.rewriter.lookup:build_lookup")
 REWRITERS = REWRITER_REGISTRY.names()  # the built-in names (rewriter_names() lists registered ones too)
 BASELINES = tuple(n for n in REWRITERS if n != "raqo")
 SPEC_MODES = ("recot", "ungrounded", "direct")
+LOOKUP_SUFFIXES = {"before": "+lookup:before", "after": "+lookup"}  # longest first: "+lookup:before" ends differently
 
 
 def rewriter_names() -> tuple[str, ...]:
@@ -100,7 +101,7 @@ class RewriterSpec:
     adapter: str | None = None
     mode: str = "recot"  # the spec's mode: recot | ungrounded | direct
     backend: str | None = None  # None: the caller's default engine
-    lookup: bool = False  # then the embedded look-up (``+lookup``)
+    lookup: str | None = None  # the embedded look-up: "after" the rewrite (``+lookup``) or "before" it (``+lookup:before``)
 
     @classmethod
     def parse(cls, spec: str) -> RewriterSpec:
@@ -112,9 +113,9 @@ class RewriterSpec:
             from raqo_core.rewriter.engines import parse_backend
 
             parse_backend(backend)
-        lookup = rest.rstrip().endswith("+lookup")
+        lookup: str | None = next((o for o, suffix in LOOKUP_SUFFIXES.items() if rest.rstrip().endswith(suffix)), None)
         if lookup:
-            rest = rest.rstrip()[: -len("+lookup")]
+            rest = rest.rstrip()[: -len(LOOKUP_SUFFIXES[lookup])]
         target, _, mode = rest.rpartition("@") if "@" in rest else (rest, "", "recot")
         if mode not in SPEC_MODES:
             raise RAQOError(f"rewriter spec {spec!r}: mode {mode!r} is not one of {SPEC_MODES}")
@@ -143,7 +144,7 @@ class RewriterSpec:
         if self.backend:
             over["backend"] = self.backend
         if self.lookup:
-            over["lookup"] = "embedded"
+            over["lookup"], over["lookup_order"] = "embedded", self.lookup
         return config_with(base, **over)
 
     def build(self, base: RewriterConfig | None = None, **kwargs: Any) -> QueryRewriter | None:
@@ -153,5 +154,5 @@ class RewriterSpec:
     def describe(self, base: RewriterConfig | None = None) -> dict[str, Any]:
         out = {"adapter": self.label, "mode": self.mode, "backend": self.config(base).backend if self.name == "raqo" else None}
         if self.lookup:
-            out["lookup"] = "embedded"
+            out["lookup"] = f"embedded ({self.lookup})"
         return out

@@ -25,6 +25,7 @@ from raqo_core.rewriter.result import NOT_CACHED, RewriteResult
 
 logger = logging.getLogger(__name__)
 LOOKUP_SCOPES = ("all", "concepts")
+LOOKUP_ORDERS = ("after", "before")
 EMBEDDED = "embedded"
 _UNTRUSTED = (*NOT_CACHED, "empty query")
 
@@ -46,17 +47,20 @@ class LookupRewriter(QueryRewriter):
     """``inner``'s rewrites with their still-weak words looked up (``scope="concepts"``: only words inside the
     rewriter's detected concepts)."""
 
-    def __init__(self, inner: QueryRewriter | None, lookup: Any, *, scope: str = "all") -> None:
+    def __init__(self, inner: QueryRewriter | None, lookup: Any, *, scope: str = "all", order: str = "after") -> None:
         if scope not in LOOKUP_SCOPES:
             raise RAQOError(f"lookup scope must be one of {LOOKUP_SCOPES}, got {scope!r}")
+        if order not in LOOKUP_ORDERS:
+            raise RAQOError(f"lookup order must be one of {LOOKUP_ORDERS}, got {order!r}")
         self.inner = inner
         self.lookup = resolve_lookup(lookup)
         self.scope = scope
+        self.order = order
 
     @property
     def fingerprint(self) -> str:
         inner = self.inner.fingerprint if self.inner is not None else "none"
-        return f"{inner}|{self.lookup.fingerprint}|{self.scope}"
+        return f"{inner}|{self.lookup.fingerprint}|{self.scope}|{self.order}"
 
     def load(self) -> LookupRewriter:
         if self.inner is not None:
@@ -89,24 +93,57 @@ class LookupRewriter(QueryRewriter):
         except Exception:  # the sample stands as the model wrote it
             return text
 
+    def _alone(self, queries: list[str]) -> list[RewriteResult]:
+        """The look-up on the sanitised queries (huge ones cut); the user's query where nothing changed."""
+        from raqo_core.rewriter import prompt as P
+
+        base = [(q, P.sanitize_query(q)) for q in queries]
+        out = [
+            self._look_up(RewriteResult(q, clean, [], False, "no weak words", 0.0)) if clean else RewriteResult.fallback(q, "empty query")
+            for q, clean in base
+        ]
+        return [
+            r
+            if r.applied
+            else dataclasses.replace(r, rewritten_query=r.original_query, reason="no replacement fits" if r.hints else r.reason)
+            for r in out
+        ]
+
+    def _before(self, queries: list[str], batch_size: int | None) -> list[RewriteResult]:
+        """Look up first, then rewrite what the look-up left (the rewriter sees the looked-up query)."""
+        assert self.inner is not None
+        looked = self._alone(queries)
+        inner = self.inner.rewrite_batch([r.rewritten_query for r in looked], batch_size)
+        out = []
+        for q, lk, rr in zip(queries, looked, inner, strict=True):
+            ms = lk.latency_ms + rr.latency_ms
+            if rr.reason.startswith(NOT_CACHED):  # a failed rewrite: the user's query, as without a look-up
+                out.append(dataclasses.replace(rr, original_query=q, rewritten_query=q, applied=False, hints=lk.hints, latency_ms=ms))
+            elif rr.applied:
+                reason = "lookup+rewritten" if lk.applied else rr.reason
+                out.append(dataclasses.replace(rr, original_query=q, reason=reason, hints=lk.hints, latency_ms=ms))
+            elif lk.applied:
+                out.append(
+                    dataclasses.replace(
+                        rr,
+                        original_query=q,
+                        rewritten_query=lk.rewritten_query,
+                        applied=True,
+                        reason="lookup",
+                        hints=lk.hints,
+                        latency_ms=ms,
+                    )
+                )
+            else:
+                out.append(dataclasses.replace(rr, original_query=q, rewritten_query=q, hints=lk.hints, latency_ms=ms))
+        return out
+
     def rewrite_batch(self, queries: Sequence[str], batch_size: int | None = None) -> list[RewriteResult]:
         queries = check_queries(queries)
-        if self.inner is None:  # the look-up alone: on the sanitised query (huge queries cut), the user's when nothing changed
-            from raqo_core.rewriter import prompt as P
-
-            base = [(q, P.sanitize_query(q)) for q in queries]
-            out = [
-                self._look_up(RewriteResult(q, clean, [], False, "no weak words", 0.0))
-                if clean
-                else RewriteResult.fallback(q, "empty query")
-                for q, clean in base
-            ]
-            return [
-                r
-                if r.applied
-                else dataclasses.replace(r, rewritten_query=r.original_query, reason="no replacement fits" if r.hints else r.reason)
-                for r in out
-            ]
+        if self.inner is None:
+            return self._alone(queries)
+        if self.order == "before":
+            return self._before(queries, batch_size)
         return [self._look_up(r) for r in self.inner.rewrite_batch(queries, batch_size)]
 
 
@@ -114,7 +151,7 @@ def with_lookup(rewriter: QueryRewriter, config: Any) -> QueryRewriter:
     """``rewriter`` wrapped in the look-up ``config.lookup`` names (unchanged when it names none)."""
     if not getattr(config, "lookup", None):
         return rewriter
-    return LookupRewriter(rewriter, config.lookup, scope=config.lookup_scope)
+    return LookupRewriter(rewriter, config.lookup, scope=config.lookup_scope, order=config.lookup_order)
 
 
 def build_lookup(config: Any, api_key: str | None = None) -> LookupRewriter:

@@ -91,6 +91,9 @@ class RewriterConfig:
         },
     )
     lookup_scope: str = field(default="all", metadata={"help": "look-up: all (every weak word) | concepts (only inside detected concepts)"})
+    lookup_order: str = field(
+        default="after", metadata={"help": "look-up: after the rewrite (default) | before it (the rewriter sees the looked-up query)"}
+    )
     seed: int = 0
 
     def validate(self) -> None:
@@ -113,6 +116,8 @@ class RewriterConfig:
             raise RAQOError(f"engine_threads must be >= 1 or None, got {self.engine_threads}")
         if self.lookup_scope not in ("all", "concepts"):
             raise RAQOError(f"lookup_scope must be 'all' or 'concepts', got {self.lookup_scope!r}")
+        if self.lookup_order not in ("after", "before"):
+            raise RAQOError(f"lookup_order must be 'after' or 'before', got {self.lookup_order!r}")
         if self.lookup is not None and (not isinstance(self.lookup, str) or not self.lookup.strip()):
             raise RAQOError(f"lookup must be 'embedded', a look-up folder or None, got {self.lookup!r}")
         if self.quantize_int8 and self.backend not in ("hf", "hf:int8"):
