@@ -19,9 +19,10 @@ def test_demo_writes_tables_and_raqo_rows(tmp_path, capsys):
     oracle, na = rows["plain captions (oracle)"]["t2i"]["R@1"], rows["user queries (NA)"]["t2i"]["R@1"]
     assert oracle > na and res["t2i_r1_gap_user_vs_oracle"] == pytest.approx(oracle - na, abs=0.01)
     # both shipped adapters are packaged, so the NA vs RAQO rows are there, on the same 16 queries
-    labels = ("NA", "+RAQO", "+RAQO direct")
-    assert set(res["raqo"]) == {f"{reg}: {x}" for reg in ("user", "transfer") for x in labels}
-    for reg in ("user", "transfer"):
+    labels = ("NA", "+RAQO", "+RAQO direct", "+RAQO+lookup", "+RAQO direct+lookup")
+    registers = ("user", "transfer", "paraphrase")
+    assert set(res["raqo"]) == {f"{reg}: {x}" for reg in registers for x in labels}
+    for reg in registers:
         assert {res["raqo"][f"{reg}: {x}"]["n_queries"]["t2i"] for x in labels} == {16}
     assert json.loads((tmp_path / "demo.json").read_text())["fingerprint"] == res["fingerprint"]
     import importlib.util

@@ -4,7 +4,8 @@ Renders (or reuses) the embedded benchmark, loads the shipped embedded retriever
 reports Recall@K on the test split for three query registers: the plain captions the
 retriever understands (the oracle a perfect rewrite would reach), the user queries
 (what RAQO must fix) and the transfer queries (held-out rare words).
-Then NA against each shipped RAQO adapter (ReCoT, and direct rewriting) on a fixed subset.
+Then NA against each shipped RAQO adapter (ReCoT, and direct rewriting), alone and with the retriever look-up,
+on a fixed subset of the user, transfer and paraphrase queries.
 """
 
 from __future__ import annotations
@@ -21,8 +22,16 @@ ROWS = (
 )
 
 
-# The shipped adapters the demo compares with NA: ReCoT (the default) and direct rewriting (Table 4's no-ReCoT row).
-RAQO_MODES = (("+RAQO", "recot"), ("+RAQO direct", "direct"))
+# The shipped adapters the demo compares with NA: ReCoT (the default) and direct rewriting (Table 4's no-ReCoT row),
+# each alone and with the shipped retriever look-up (docs/lookup.md; LOOKUP_ORDER: where it runs, chosen on val).
+LOOKUP_ORDER = "after"
+RAQO_MODES = (
+    ("+RAQO", "recot", None),
+    ("+RAQO direct", "direct", None),
+    ("+RAQO+lookup", "recot", "embedded"),
+    ("+RAQO direct+lookup", "direct", "embedded"),
+)
+REGISTERS = ("user", "transfer", "paraphrase")  # paraphrase: words nothing in the benchmark, MPADE or training saw
 
 
 def demo_backend(backend: str = "auto") -> str:
@@ -43,12 +52,14 @@ def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int, backend:
     from raqo_core.rewriter.factory import build_rewriter, offline_config
 
     rewriters = {}
-    for label, mode in RAQO_MODES:
+    for label, mode, lookup in RAQO_MODES:
         if resolve_adapter("auto", "embedded", mode) is not None:  # offline: no latency budget
-            cfg = offline_config(mode=mode, retriever_fingerprint=retriever.fingerprint, backend=backend)
+            cfg = offline_config(
+                mode=mode, retriever_fingerprint=retriever.fingerprint, backend=backend, lookup=lookup, lookup_order=LOOKUP_ORDER
+            )
             rewriters[label] = build_rewriter("raqo", cfg, disk_cache=True).load()
     rows: dict[str, Any] = {}
-    for register in ("user", "transfer"):
+    for register in [r for r in REGISTERS if r in manifest.registers()]:
         setup = EvalSetup(register=register, limit=limit, progress=False)
         na = evaluate(manifest, retriever, setup, image_embeddings=img_emb)
         rows[f"{register}: NA"] = {"t2i": na["t2i"], "n_queries": na["n_queries"]}

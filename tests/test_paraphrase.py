@@ -40,6 +40,9 @@ def test_register_is_added_once_per_val_and_test_image_and_is_deterministic(tiny
     assert n == len(m.split("val")) + len(m.split("test")) == 48 and P.has_paraphrase_register(d)
     queries = [q for r in m.records if r.split != "train" for q in r.texts("paraphrase")]
     assert len(queries) == n and all("paraphrase" not in r.registers for r in m.split("train"))
+    for r in m.split("test"):  # the oracle is the plain caption the paraphrase was made from: one of the image's own
+        (plain,) = r.texts("paraphrase_oracle")
+        assert plain in r.captions and len(tokenize_words(plain)) < len(tokenize_words(r.texts("paraphrase")[0])) + 1
     train_words = {
         w for r in m.split("train") for t in r.captions + [x for v in r.registers.values() for x in v] for w in tokenize_words(t)
     }

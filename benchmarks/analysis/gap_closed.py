@@ -4,7 +4,8 @@ python -m benchmarks.analysis.gap_closed results/lookup/test_user.json results/l
     --out results/lookup/test_gap     # writes test_gap.json and test_gap.md
 
 The oracle of a query is the plain caption of its image at the same position (the test split's ``oracle``
-register, the val split's captions): what a perfect rewrite would search with. Gap closed = (row − NA) / (oracle −
+register, the val split's captions; for the paraphrase register, ``paraphrase_oracle``, the caption each
+paraphrase was made from): what a perfect rewrite would search with. Gap closed = (row − NA) / (oracle −
 NA) in R@1, with the row's paired 95 % interval scaled the same way.
 """
 
@@ -27,7 +28,10 @@ from raqo_core.retriever.registry import load_retriever
 def oracle_ranks(m: Any, ret: Any, img: np.ndarray, split: str, register: str, n: int) -> np.ndarray:
     texts, owner = [], []
     for i, r in enumerate(m.split(split)):
-        plain = r.texts("oracle") if split == "test" else r.captions
+        if register == "paraphrase":
+            plain = r.texts("paraphrase_oracle")  # the plain caption each paraphrase was made from
+        else:
+            plain = r.texts("oracle") if split == "test" else r.captions
         for k, _ in enumerate(r.texts(register)):
             texts.append(plain[k % len(plain)])
             owner.append(i)

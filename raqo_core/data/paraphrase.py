@@ -25,8 +25,10 @@ from raqo_core.errors import RAQOError
 from raqo_core.text import STOPWORDS, tokenize_words
 
 REGISTER = "paraphrase"
+ORACLE_REGISTER = "paraphrase_oracle"  # the plain caption each paraphrase was made from (its oracle)
 MARKER = "paraphrase.json"  # written beside manifest.jsonl once the register is in it
-VERSION = "1"
+VERSION = "2"  # the marker's: 2 added paraphrase_oracle
+QUERIES_VERSION = "1"  # seeds the queries: changing it changes every paraphrase
 
 SYNONYMS: dict[str, list[str]] = {
     # colours
@@ -111,13 +113,14 @@ def _plain_words() -> set[str]:
     return set(S._COLOURS) | set(S._SHAPES) | set(S._SIZES) | set(S._FILLS)
 
 
-def paraphrase_query(scene: object, rng: random.Random) -> str:
-    """One paraphrase of ``scene`` (a :class:`raqo_core.data.synth.Scene`): its plain full caption with two attribute
-    words swapped for this register's synonyms, then maybe a filler and a framing."""
+def paraphrase_pair(scene: object, rng: random.Random) -> tuple[str, str]:
+    """A plain caption of ``scene`` (a :class:`raqo_core.data.synth.Scene`) and its paraphrase: two attribute words
+    swapped for this register's synonyms, then maybe a filler and a framing."""
     from raqo_core.data import synth as S
 
     plan = rng.choice(S._caption_plan(5))
-    words = S._caption(scene, plan, S._Wording(rng, 0.0)).split(" ")  # type: ignore[arg-type]
+    plain = S._caption(scene, plan, S._Wording(rng, 0.0))  # type: ignore[arg-type]
+    words = plain.split(" ")
     slots = [i for i, w in enumerate(words) if w in SYNONYMS]
     for i in rng.sample(slots, min(2, len(slots))):
         words[i] = rng.choice(SYNONYMS[words[i]])
@@ -127,15 +130,22 @@ def paraphrase_query(scene: object, rng: random.Random) -> str:
     text = " ".join(words)
     if rng.random() < 0.5:
         text = rng.choice(FRAMINGS).format(x=text)
-    return text
+    return plain, text
 
 
 def has_paraphrase_register(folder: str | Path) -> bool:
-    return (Path(folder) / MARKER).is_file()
+    """Whether ``folder`` holds this version of the register (an older one is regenerated: same queries, more fields)."""
+    import json
+
+    marker = Path(folder) / MARKER
+    try:
+        return bool(json.loads(marker.read_text()).get("version") == VERSION)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def add_paraphrase_register(folder: str | Path, seed: int | None = None) -> int:
-    """Add the ``paraphrase`` register to the val and test records of the embedded benchmark in ``folder`` (the
+    """Add the ``paraphrase`` register (and ``paraphrase_oracle``, the plain caption of each) to the val and test records of the embedded benchmark in ``folder`` (the
     manifest is rewritten atomically; rerunning gives the same queries). Returns the number of queries."""
     import json
 
@@ -158,8 +168,9 @@ def add_paraphrase_register(folder: str | Path, seed: int | None = None) -> int:
             continue
         index = int(rec.image_id.rsplit("-", 1)[1])
         scene = S.sample_scene(random.Random(f"raqo-synth-{meta.get('version', S.GENERATOR_VERSION)}-{seed}-{rec.split}-{index}"))
-        rng = random.Random(f"raqo-paraphrase-{VERSION}-{seed}-{rec.split}-{index}")
-        rec.registers[REGISTER] = [paraphrase_query(scene, rng)]
+        rng = random.Random(f"raqo-paraphrase-{QUERIES_VERSION}-{seed}-{rec.split}-{index}")
+        plain, query = paraphrase_pair(scene, rng)
+        rec.registers[REGISTER], rec.registers[ORACLE_REGISTER] = [query], [plain]
         n += 1
     write_manifest(root, m.records)
     atomic_write_json(root / MARKER, {"register": REGISTER, "version": VERSION, "queries": n, "splits": ["val", "test"]})

@@ -1,12 +1,12 @@
 """Detect → rewrite → look up: replace the words this retriever still does not know by words it does.
 
     lookup = ConceptLookup.from_folder("raqo_core/assets/embedded_lookup")   # or ConceptLookup.embedded()
-    text, hints = lookup.apply("a large vermilion orb left of a small blue cube")
+    text, hints = lookup.apply("a large vermilion circle left of a small blue cube")
     # "a large red circle left of a small blue square", [Hint("vermilion", "red", "wordnet", ...), ...]
 
-Only *weak* words change (words the retriever saw rarely or never in its training captions; see
-:class:`~raqo_core.lookup.vocabulary.RetrieverVocabulary`): a word the retriever knows is one of the query's
-objects as the retriever reads it and is never replaced, whatever a source proposes. A replacement must be a
+Only words the retriever never saw in its training captions change (``LookupConfig.only_unknown``; also the
+rarely seen *weak* words without it; see :class:`~raqo_core.lookup.vocabulary.RetrieverVocabulary`): a word the
+retriever knows is one of the query's objects as the retriever reads it and is never replaced. A replacement must be a
 strong word or phrase and fit between the weak word's neighbours the way it does in the training captions.
 Each weak word gets a :class:`Hint` saying what happened and why; a word no candidate fits stays as the
 model wrote it (``replacement=None``).
