@@ -28,10 +28,8 @@ from raqo_core.retriever.registry import load_retriever
 def oracle_ranks(m: Any, ret: Any, img: np.ndarray, split: str, register: str, n: int) -> np.ndarray:
     texts, owner = [], []
     for i, r in enumerate(m.split(split)):
-        if register == "paraphrase":
-            plain = r.texts("paraphrase_oracle")  # the plain caption each paraphrase was made from
-        else:
-            plain = r.texts("oracle") if split == "test" else r.captions
+        oracle = "paraphrase_oracle" if register == "paraphrase" else "oracle" if split == "test" else "captions"
+        plain = r.texts(oracle)
         for k, _ in enumerate(r.texts(register)):
             texts.append(plain[k % len(plain)])
             owner.append(i)
