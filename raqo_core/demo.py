@@ -23,8 +23,8 @@ ROWS = (
 
 
 # The shipped adapters the demo compares with NA: ReCoT (the default) and direct rewriting (Table 4's no-ReCoT row),
-# each alone and with the shipped retriever look-up (docs/lookup.md; LOOKUP_ORDER: where it runs, chosen on val).
-LOOKUP_ORDER = "after"
+# each alone and with the shipped retriever look-up before it (RewriterConfig.lookup_order's default, chosen on val;
+# docs/lookup.md).
 RAQO_MODES = (
     ("+RAQO", "recot", None),
     ("+RAQO direct", "direct", None),
@@ -54,9 +54,7 @@ def _raqo_rows(manifest: Any, retriever: Any, img_emb: Any, limit: int, backend:
     rewriters = {}
     for label, mode, lookup in RAQO_MODES:
         if resolve_adapter("auto", "embedded", mode) is not None:  # offline: no latency budget
-            cfg = offline_config(
-                mode=mode, retriever_fingerprint=retriever.fingerprint, backend=backend, lookup=lookup, lookup_order=LOOKUP_ORDER
-            )
+            cfg = offline_config(mode=mode, retriever_fingerprint=retriever.fingerprint, backend=backend, lookup=lookup)
             rewriters[label] = build_rewriter("raqo", cfg, disk_cache=True).load()
     rows: dict[str, Any] = {}
     for register in [r for r in REGISTERS if r in manifest.registers()]:

@@ -207,7 +207,7 @@ def test_lookup_rewriter_never_touches_failures_and_records_hints(tmp_path):
     }
     results["none"] = RewriteResult(q, q, [], False, "no challenging concepts", 5.0)
     lk = ConceptLookup(vocab(), [Fixed({"vermilion": [("red", 0)]})])
-    rw = LookupRewriter(Canned({**results, q: results["none"]}), lk)
+    rw = LookupRewriter(Canned({**results, q: results["none"]}), lk, order="after")
     ok, none, late, cut, err = rw.rewrite_batch(["ok", q, "late", "cut", "err"])
     assert (ok.rewritten_query, ok.reason, ok.applied) == ("a large red circle", "rewritten+lookup", True)
     assert ok.hints[0]["word"] == "vermilion" and ok.hints[0]["replacement"] == "red" and ok.latency_ms >= 5.0
@@ -215,7 +215,7 @@ def test_lookup_rewriter_never_touches_failures_and_records_hints(tmp_path):
     for r in (late, cut, err):  # the user's query, unchanged and un-looked-up
         assert r.rewritten_query == r.original_query and not r.applied and r.hints == []
     assert "canned|lookup[fixed" in rw.fingerprint
-    scoped = LookupRewriter(Canned(results), lk, scope="concepts").rewrite("ok")
+    scoped = LookupRewriter(Canned(results), lk, scope="concepts", order="after").rewrite("ok")
     assert scoped.rewritten_query == "a large red circle"
 
     class Broken:
@@ -226,7 +226,7 @@ def test_lookup_rewriter_never_touches_failures_and_records_hints(tmp_path):
 
     from raqo_core.rewriter import lookup as L
 
-    rw = LookupRewriter(Canned(results), lk)
+    rw = LookupRewriter(Canned(results), lk, order="after")
     rw.lookup = Broken()
     r = rw.rewrite("ok")
     assert r.rewritten_query == q and r.reason == "rewritten" and "look-up failed: bad table" in r.hints[0]["reason"]

@@ -1,12 +1,13 @@
-"""The look-up step after any rewriter: detect → rewrite → look up (:mod:`raqo_core.lookup`).
+"""The look-up around any rewriter (:mod:`raqo_core.lookup`): look up → detect → rewrite (``order="before"``, the
+default: chosen on val, docs/lookup.md), or detect → rewrite → look up (``order="after"``).
 
-    rw = build_rewriter("raqo", lookup="embedded")               # ReCoT, then the shipped embedded look-up
+    rw = build_rewriter("raqo", lookup="embedded")               # the shipped embedded look-up, then ReCoT
     rw = build_rewriter("lookup")                                # the look-up alone on the user's query (a baseline)
-    raqo compare --row RAQO+lookup=auto@recot+lookup ...         # the same in a rewriter spec
+    raqo compare --row x=auto@recot+lookup:before --row y=auto@recot+lookup ...   # before / after, in rewriter specs
 
-:class:`LookupRewriter` wraps the rewriter *outside* its caches, so looking up never re-generates. It looks up
-only in answers that can be trusted: an error, a timeout or a cut-off answer keeps the user's query untouched
-(a partial generation is never applied, and nothing is added to it). Each result carries its
+:class:`LookupRewriter` wraps the rewriter *outside* its caches. After a rewrite it looks up only in answers that
+can be trusted; before, it hands the looked-up query to the rewriter. Either way an error, a timeout or a cut-off
+answer gives the user's query untouched (a partial generation is never applied, and nothing is added to it). Each result carries its
 :class:`~raqo_core.lookup.lookup.Hint` s in ``RewriteResult.hints``, also when nothing changed.
 """
 
@@ -44,10 +45,10 @@ def resolve_lookup(spec: Any, config: Any = None) -> Any:
 
 
 class LookupRewriter(QueryRewriter):
-    """``inner``'s rewrites with their still-weak words looked up (``scope="concepts"``: only words inside the
-    rewriter's detected concepts)."""
+    """``inner`` with the look-up before it (``order="before"``) or on its rewrites (``"after"``; ``scope="concepts"``:
+    only words inside the rewriter's detected concepts)."""
 
-    def __init__(self, inner: QueryRewriter | None, lookup: Any, *, scope: str = "all", order: str = "after") -> None:
+    def __init__(self, inner: QueryRewriter | None, lookup: Any, *, scope: str = "all", order: str = "before") -> None:
         if scope not in LOOKUP_SCOPES:
             raise RAQOError(f"lookup scope must be one of {LOOKUP_SCOPES}, got {scope!r}")
         if order not in LOOKUP_ORDERS:
