@@ -1,7 +1,7 @@
 """I2T for both shipped adapters on the 200-image set of results/report_i2t200/ (user and transfer captions).
 
 python -m benchmarks.analysis.i2t200 [--out results/recot_vs_direct]   # writes i2t200.{json,md} there
-python -m benchmarks.analysis.i2t200 --lookup --backend llamacpp --out results/lookup   # + the look-up rows
+python -m benchmarks.analysis.i2t200 --lookup --backend llamacpp --images 80 --out results/lookup   # + look-up rows
 
 The first 200 test images are the queries; their captions (1,000 user, 400 transfer), each rewritten by
 the adapter, are the gallery, as in `raqo report --i2t-images 200`.
@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results/recot_vs_direct", help="folder for i2t200.json and i2t200.md")
     ap.add_argument("--backend", default="hf", help="the rewriter engine (default: %(default)s)")
-    ap.add_argument("--lookup", action="store_true", help="add +lookup rows and the look-up alone (the embedded look-up)")
+    ap.add_argument("--lookup", action="store_true", help="add +lookup rows, the look-up alone and WordNet expansion")
+    ap.add_argument("--images", type=int, default=IMAGES, help="query images (default: %(default)s)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     m = load_manifest(embedded_benchmark_dir(0))
@@ -44,14 +45,16 @@ def main(argv: list[str] | None = None) -> None:
         rewriters["+RAQO (ReCoT)+lookup"] = build(lookup="embedded")
         rewriters["+RAQO direct+lookup"] = build("direct", "embedded")
         rewriters["+lookup alone"] = build_rewriter("lookup")
+        rewriters["+WordNetExpansion"] = build_rewriter("wordnet").load()
     rows = {}
     for register in ("user", "transfer"):
         for name, rw in rewriters.items():
-            res = evaluate_rewriter(m, ret, rw, register=register, t2i_limit=1, i2t_images=IMAGES, img_emb=img)
+            res = evaluate_rewriter(m, ret, rw, register=register, t2i_limit=1, i2t_images=args.images, img_emb=img)
             rows[f"{register}: {name}"] = {"i2t": res["i2t"], "gallery_texts": res["i2t_gallery_texts"]}
             print(register, name, {k: round(v, 1) for k, v in res["i2t"].items()}, flush=True)
-    atomic_write_json(out / "i2t200.json", {"images": IMAGES, "rows": rows})
-    atomic_write_text(out / "i2t200.md", markdown_table(rows, ("i2t",)) + "\n")
+    name = "i2t200" if args.images == IMAGES else f"i2t{args.images}"
+    atomic_write_json(out / f"{name}.json", {"images": args.images, "backend": args.backend, "rows": rows})
+    atomic_write_text(out / f"{name}.md", markdown_table(rows, ("i2t",)) + "\n")
 
 
 if __name__ == "__main__":
