@@ -84,10 +84,11 @@ def run_report(
     model: str = "embedded",
     explain: int = 4,
     explain_limit: int = 200,
-    lookup: str | None = "embedded",
+    lookup: str | None = None,
 ) -> dict[str, Any]:
     """The paper's tables (and, with ``explain`` > 0 and a full adapter, a gallery of that many attribution figures
-    plus concept statistics over the first ``explain_limit`` user queries) in ``out``."""
+    plus concept statistics over the first ``explain_limit`` user queries) in ``out``. ``lookup`` (a look-up made
+    for ``retriever``: ``"embedded"`` or a folder) adds the +RAQO+lookup rows."""
     from raqo_core.evaluation.report import markdown_table, recall_chart
     from raqo_core.io import atomic_write_json, atomic_write_text
     from raqo_core.rewriter.factory import build_rewriter, offline_config
