@@ -18,6 +18,7 @@ import pytest
 from integration_tests._recall import benchmark
 from raqo_core.rewriter.adapters import EMBEDDED_HUB_ID
 from raqo_core.rewriter.export import EXPORT_META, ExportSource, adapter_digest, export_rewriter
+from raqo_core.rewriter.factory import build_rewriter
 from raqo_core.rewriter.rewriter import Rewriter, RewriterConfig
 
 pytest.importorskip("llama_cpp", reason="the llamacpp extra (make test installs it)")
@@ -175,7 +176,7 @@ def test_haystack_pipeline_and_llamaindex_transform_on_the_server(server, val_qu
     p.add_component("rewriter", RAQOQueryRewriter(backend=f"openai:{url}", timeout_s=30))
     p.add_component("retriever", OpenCLIPTextToImageRetriever(retriever=InMemoryEmbeddingRetriever(document_store=store, top_k=5)))
     p.connect("rewriter.query", "retriever.query")
-    direct = Rewriter(RewriterConfig(adapter="auto", timeout_s=30, backend=f"openai:{url}"))
+    direct = build_rewriter("raqo", timeout_s=30, backend=f"openai:{url}")  # what the components build: lookup="auto" included
     for q in val_queries[:4]:
         out = p.run({"rewriter": {"query": q}}, include_outputs_from={"rewriter"})
         want = direct.rewrite(q)

@@ -66,15 +66,17 @@ def test_recall_parity_with_rewriter(indexed):
 @pytest.mark.slow
 def test_recall_parity_with_raqo_rewriter(indexed):
     m, store = indexed
-    from raqo_core.rewriter.rewriter import Rewriter
+    from raqo_core.rewriter.factory import build_rewriter
 
     pipe = ex.query_pipeline(store, timeout_s=None)  # the embedded RAQO rewriter; no timeouts: a loaded CPU must not flip results
     qs, gts = user_queries(m, 24)
     out = [pipe.run({"rewriter": {"query": q}}, include_outputs_from={"rewriter"}) for q in qs]
     assert all(o["rewriter"]["meta"]["original_query"] == q for o, q in zip(out, qs, strict=True))
     got = recall_from_ranked_ids([[d.meta["image_id"] for d in o["retriever"]["documents"]] for o in out], gts)
-    want = raqo_eval_t2i(m, shared_retriever("embedded"), 24, rewrite=Rewriter(adapter="auto", timeout_s=None).load().as_text_map())
+    # The component's defaults are build_rewriter's: the shipped adapter behind the look-up it names (lookup="auto").
+    want = raqo_eval_t2i(m, shared_retriever("embedded"), 24, rewrite=build_rewriter("raqo", timeout_s=None).load().as_text_map())
     assert got == pytest.approx(want, abs=1e-6)
+    assert any(o["rewriter"]["meta"].get("hints") for o in out)  # the look-up ran, and said what it did
     na = raqo_eval_t2i(m, shared_retriever("embedded"), 24)
     assert got["R@1"] > na["R@1"]  # the shipped adapter helps the shipped retriever
 

@@ -33,6 +33,17 @@ def test_quick_preset_end_to_end(quick_run, capsys):
     from raqo_core.retriever.registry import shared_retriever
 
     assert meta["retriever_fingerprint"] == shared_retriever("embedded").fingerprint and meta["stages"] == ["ccd", "qre", "pro"]
+    # the adapter carries the retriever look-up built from the same MPADE outputs; lookup="auto" finds it
+    from raqo_core.lookup import ConceptLookup
+    from raqo_core.rewriter.export import ExportSource, export_lora
+    from raqo_core.rewriter.factory import config_with
+    from raqo_core.rewriter.lookup import effective_lookup
+
+    assert meta["lookup"] == "lookup" and effective_lookup(config_with(adapter=str(run / "adapter"))) == str(run / "adapter" / "lookup")
+    mined = json.loads((run / "adapter" / "lookup" / "preferences.json").read_text())["concepts"]
+    assert mined and ConceptLookup.from_folder(run / "adapter" / "lookup").status["lexicon"].startswith("ok")
+    lora = export_lora(ExportSource(adapter=str(run / "adapter")), tmp_path / "lora")
+    assert (lora / "lookup" / "vocabulary.json").is_file()  # an exported adapter keeps its look-up
     # every stage adapter names its base portably, not this machine's cache path
     for chain in ("ccd", "ccd+qre", "ccd+qre+pro"):
         assert json.loads((run / chain / "adapter" / "adapter_config.json").read_text())["base_model_name_or_path"] == (
@@ -55,3 +66,4 @@ def test_quick_preset_end_to_end(quick_run, capsys):
     assert main(["rewrite", "a giant crimson orb to the west of a tiny cobalt tile", "--adapter", str(run / "adapter"), "--json"]) == 0
     [res] = json.loads(capsys.readouterr().out)
     assert res["original_query"] == "a giant crimson orb to the west of a tiny cobalt tile" and res["reason"]
+    assert res["hints"]  # the adapter's own look-up ran before the rewrite and said what it did with the unknown words

@@ -352,3 +352,91 @@ def test_a_new_lookup_source_is_one_registration(tmp_path):
         SOURCE_REGISTRY._entries.pop("fixed_test")
     with pytest.raises(RAQOError, match="unknown look-up source 'thesaurus'; expected one of \\('lexicon', 'wordnet'\\)"):
         ConceptLookup.from_folder(tmp_path, sources=["thesaurus"])
+
+
+def _adapter(tmp_path, meta):
+    """An adapter folder as resolution sees it (peft config + raqo_adapter.json); no weights are loaded."""
+    d = tmp_path / "adapter"
+    d.mkdir(exist_ok=True)
+    (d / "adapter_config.json").write_text("{}")
+    (d / "raqo_adapter.json").write_text(json.dumps(meta))
+    return d
+
+
+def test_lookup_auto_is_the_one_the_adapter_names(tmp_path):
+    from raqo_core.rewriter.factory import RewriterSpec, build_rewriter, config_with
+    from raqo_core.rewriter.lookup import LookupRewriter, effective_lookup
+
+    shipped = config_with()  # the defaults: the shipped ReCoT adapter, lookup="auto"
+    assert (shipped.lookup, shipped.lookup_order) == ("auto", "before")
+    assert effective_lookup(shipped) == "embedded" and effective_lookup(config_with(mode="direct")) == "embedded"
+    assert effective_lookup(shipped, "wordnet") is None  # a baseline has no adapter to name one
+    for off in (None, "none", " none "):
+        assert effective_lookup(config_with(lookup=off)) is None
+    assert effective_lookup(config_with(adapter=None)) is None and effective_lookup(config_with(model="some/hub-model")) is None
+    own = _adapter(tmp_path, {"mode": "recot", "lookup": "lookup"})
+    with pytest.raises(RAQOError, match="names the look-up folder 'lookup', but .* does not exist"):
+        effective_lookup(config_with(adapter=str(own)))
+    (own / "lookup").mkdir()
+    assert effective_lookup(config_with(adapter=str(own))) == str(own / "lookup")
+    _adapter(tmp_path, {"mode": "recot"})
+    assert effective_lookup(config_with(adapter=str(own))) is None  # an adapter that names none: the rewriter alone
+    _adapter(tmp_path, {"lookup": 3})
+    with pytest.raises(RAQOError, match="'lookup' must be 'embedded' or a folder name, got 3"):
+        effective_lookup(config_with(adapter=str(own)))
+
+    rw = build_rewriter("raqo")  # not loaded: nothing is generated here
+    assert isinstance(rw, LookupRewriter) and rw.order == "before" and rw.config.adapter.endswith("embedded_adapter")  # delegates
+    assert not isinstance(build_rewriter("raqo", lookup="none"), LookupRewriter)
+    assert not isinstance(build_rewriter("wordnet"), LookupRewriter)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = rw.nope
+    # A spec says exactly what runs: no suffix is the rewriter alone; +lookup takes the base's explicit look-up.
+    assert RewriterSpec.parse("auto").config(shipped).lookup is None
+    assert RewriterSpec.parse("wordnet").config(config_with(lookup="embedded")).lookup is None
+    base = config_with(lookup=str(tmp_path / "mine"))
+    assert RewriterSpec.parse("auto+lookup").config(base).lookup == str(tmp_path / "mine")
+    assert RewriterSpec.parse("auto+lookup").describe(base)["lookup"] == f"{tmp_path / 'mine'} (after)"
+    assert RewriterSpec.parse("auto+lookup:before").config(shipped).lookup == "embedded"
+    with pytest.raises(RAQOError, match="lookup must be 'auto', 'embedded', a look-up folder, 'none' or None, got ' '"):
+        config_with(lookup=" ").validate()
+
+
+def test_build_lookup_folder_writes_vocabulary_and_lexicon(tiny_bench, tmp_path):
+    from raqo_core.data.manifest import load_manifest
+    from raqo_core.lookup.build import build_lookup_folder
+
+    m = load_manifest(tiny_bench)
+    rows = [{"concept": "vermilion", "named": 4, "with_accepted_rewrite": 4, "replacements": [["red", 4]], "mean_rank_gain": None}]
+    out = build_lookup_folder(m, tmp_path / "lk", lexicon={"retriever": "embedded", "concepts": rows}, min_count=1)
+    lk = ConceptLookup.from_folder(out)
+    assert lk.status["lexicon"].startswith("ok") and len(lk.vocabulary) > 10
+    assert lk.apply("a large vermilion circle")[0] == "a large red circle"
+    build_lookup_folder(m, out, min_count=1)  # rebuilt without a lexicon: the old one is gone, WordNet remains
+    assert not (out / "preferences.json").exists() and ConceptLookup.from_folder(out).status["lexicon"].startswith("unavailable")
+    with pytest.raises(RAQOError, match="not both"):
+        build_lookup_folder(m, out, mpade=tmp_path, lexicon={"concepts": []})
+    with pytest.raises(RAQOError, match="min_count must be >= 1, got 0"):
+        build_lookup_folder(m, out, min_count=0)
+
+
+def test_the_offline_agent_uses_the_vocabulary_rule():
+    from collections import Counter
+
+    import numpy as np
+
+    from raqo_core.mpade.agents import OfflineAgent
+    from raqo_core.text import caption_vocabulary
+
+    class Texts:
+        def encode_texts(self, texts, batch_size=64):
+            return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+    counts = caption_vocabulary(CAPTIONS, min_count=1)
+    agent = OfflineAgent(Texts(), counts, captions=CAPTIONS, use_wordnet=False)
+    known = RetrieverVocabulary.from_captions(CAPTIONS, min_count=1)
+    assert agent.strong_count == known.strong_count and agent.known.strong_words() == known.strong_words()
+    words = ["crimson", "red", "orb", "a", "left"]
+    assert [agent.is_weak(w) for w in words] == [known.is_weak(w) for w in words] == [True, False, True, False, False]
+    assert agent.slot_similarity("crimson", "red") == pytest.approx(known.slot_similarity("crimson", "red"))
+    assert OfflineAgent(Texts(), Counter(red=5, blue=5)).slot_similarity("red", "left") == 1.0  # no captions: any slot

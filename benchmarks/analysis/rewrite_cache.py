@@ -14,7 +14,7 @@ def cached(adapter: str, mode: str) -> dict[str, dict[str, Any]]:
     evaluation caches them). The rewriter is loaded to name its cache file; nothing is generated."""
     from raqo_core.rewriter.factory import build_rewriter, offline_config
 
-    rw: Any = build_rewriter("raqo", offline_config(adapter=adapter, mode=mode), disk_cache=True)
+    rw: Any = build_rewriter("raqo", offline_config(adapter=adapter, mode=mode, lookup=None), disk_cache=True)
     path = rw.path
     if not path.is_file():
         raise SystemExit(f"no cached rewrites for {adapter} ({mode}) at {path}: run the raqo eval/compare commands first")

@@ -21,6 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_field(cp, "--model", RewriterConfig)
     add_field(cp, "--backend", RewriterConfig, help="the engine of rows without #BACKEND")
+    add_field(
+        cp,
+        "--lookup",
+        RewriterConfig,
+        help="the look-up of +lookup rows: 'auto' = the adapter's own (the shipped adapters: the embedded one), "
+        "'embedded' or a `raqo lookup build` folder",
+    )
     cp.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--json", default=None)
@@ -47,7 +54,7 @@ def run(a: argparse.Namespace) -> int:
     setup.validate()
     manifest = load_manifest(a.data)
     retriever = load_retriever(a.retriever, device=a.device)
-    base = config_with(model=a.model, backend=a.backend, retriever_fingerprint=retriever.fingerprint)
+    base = config_with(model=a.model, backend=a.backend, lookup=a.lookup, retriever_fingerprint=retriever.fingerprint)
     res = compare_specs(manifest, retriever, dict(rows), setup, base, n_boot=a.n_boot, seed=a.seed)
     md = compare_markdown(res)
     print(md)

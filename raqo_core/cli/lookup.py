@@ -25,14 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_build(a: argparse.Namespace) -> int:
-    import shutil
     from pathlib import Path
 
     from raqo_core.data.manifest import load_manifest
-    from raqo_core.errors import RAQOError
-    from raqo_core.lookup import ConceptLookup, RetrieverVocabulary
-    from raqo_core.lookup.lookup import VOCABULARY_FILE
-    from raqo_core.lookup.sources import LEXICON_FILE
+    from raqo_core.lookup import ConceptLookup
+    from raqo_core.lookup.build import build_lookup_folder
 
     if a.data == "embedded":
         from raqo_core.paths import embedded_benchmark_dir
@@ -40,16 +37,7 @@ def run_build(a: argparse.Namespace) -> int:
         data = embedded_benchmark_dir(0)
     else:
         data = Path(a.data)
-    vocab = RetrieverVocabulary.from_manifest(load_manifest(data), min_count=a.min_count, source=f"train captions of {a.data}")
-    out = Path(a.out)
-    vocab.save(out / VOCABULARY_FILE)
-    if a.mpade:
-        src = Path(a.mpade) / LEXICON_FILE
-        if not src.is_file():
-            raise RAQOError(f"{str(src)!r} does not exist: run `raqo preferences {a.mpade}` first")
-        tmp = out / f".{LEXICON_FILE}.tmp"
-        shutil.copyfile(src, tmp)
-        tmp.replace(out / LEXICON_FILE)
+    out = build_lookup_folder(load_manifest(data), a.out, mpade=a.mpade, min_count=a.min_count, source=f"train captions of {a.data}")
     lk = ConceptLookup.from_folder(out)
     d = lk.describe()
     print(

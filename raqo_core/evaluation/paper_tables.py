@@ -102,6 +102,7 @@ def run_report(
     def rw(name: str, **extra: Any) -> Any:  # offline: no latency budget, no timeouts; cached on disk
         if name == "raqo":  # every adapter is checked against the retriever it is evaluated with
             extra.setdefault("retriever_fingerprint", retriever.fingerprint)
+        extra.setdefault("lookup", None)  # the +RAQO rows are the adapter alone; the +RAQO+lookup rows name one
         return build_rewriter(name, offline_config(model=model, **extra), disk_cache=True).load()
 
     table1: dict[str, Any] = {"NA": evaluate_rewriter(m, retriever, None, register="user", **kw)}

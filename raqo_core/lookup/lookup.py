@@ -56,6 +56,13 @@ class LookupConfig:
         default=True,
         metadata={"help": "look up only words the retriever never saw in training; False: every weak (rarely seen) word too"},
     )
+    lexicon_weak: bool = field(
+        default=True,
+        metadata={
+            "help": "also replace weak (rarely seen) words the mined lexicon has an entry for, by that entry only "
+            "(chosen on val, docs/lookup.md); False: unknown words only"
+        },
+    )
     delete_unknown: bool = field(
         default=True, metadata={"help": "apply lexicon deletions (spans the retriever's recall rewarded dropping)"}
     )
@@ -109,7 +116,7 @@ class ConceptLookup:
         c = self.config
         lex = len(self._lexicon.entries) if self._lexicon else 0
         used = "+".join(s.name for s in self.sources if s.available) or "none"
-        return f"lookup[{used}|v{len(self.vocabulary)}|l{lex}|f{c.min_fit}|h{c.max_hints}|d{c.max_depth}|x{int(c.delete_unknown)}|u{int(c.only_unknown)}]"
+        return f"lookup[{used}|v{len(self.vocabulary)}|l{lex}|f{c.min_fit}|h{c.max_hints}|d{c.max_depth}|x{int(c.delete_unknown)}|u{int(c.only_unknown)}{'|w' if c.lexicon_weak else ''}]"
 
     def describe(self) -> dict[str, Any]:
         return {"vocabulary": self.vocabulary.describe(), "sources": self.status, "config": asdict(self.config)}
@@ -129,8 +136,9 @@ class ConceptLookup:
         """The hint for ``phrase`` between ``left`` and ``right``; ``blind``: accept a candidate when neither
         neighbour is evidence (the last pass, after the neighbours had their chance to be replaced)."""
         tried = blocked = 0
+        lexicon_only = self._lexicon_only(phrase)
         for src in self.sources:
-            if not src.available:
+            if not src.available or (lexicon_only and src is not self._lexicon):
                 continue
             best: tuple[float, str, str, str] | None = None
             best_depth = None
@@ -240,8 +248,21 @@ class ConceptLookup:
         return (result if WORD.search(result.lower()) else text), found
 
     def _target(self, word: str) -> bool:
-        """Whether ``word`` is looked up: unknown to the retriever (or, without ``only_unknown``, weak)."""
-        return self.vocabulary.is_unknown(word) if self.config.only_unknown else self.vocabulary.is_weak(word)
+        """Whether ``word`` is looked up: unknown to the retriever (or, without ``only_unknown``, weak; with
+        ``lexicon_weak``, weak with an entry in the mined lexicon)."""
+        if not self.config.only_unknown:
+            return self.vocabulary.is_weak(word)
+        return self.vocabulary.is_unknown(word) or (self._lexicon_only(word))
+
+    def _lexicon_only(self, phrase: str) -> bool:
+        """A known phrase the look-up may touch only through the mined lexicon (``lexicon_weak``)."""
+        return (
+            self.config.lexicon_weak
+            and self._lexicon is not None
+            and not any(self.vocabulary.is_unknown(w) for w in phrase.split())
+            and any(self.vocabulary.is_weak(w) for w in phrase.split())
+            and bool(self._lexicon.candidates(phrase))
+        )
 
     @staticmethod
     def _beside(words: list[str], new: dict[int, tuple[int, str]], i: int, step: int) -> str | None:

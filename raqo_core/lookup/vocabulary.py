@@ -24,6 +24,19 @@ MAX_FILE_BYTES = 64 * 1024 * 1024  # a vocabulary file larger than this is refus
 START, END = "<s>", "</s>"
 
 
+def slot_counts(captions: Iterable[str], words: set[str], *, min_count: int = 1) -> dict[str, dict[str, int]]:
+    """Each of ``words``' left (``"L:prev"``) and right (``"R:next"``) neighbours in ``captions``, with counts
+    (``min_count`` or more; ``<s>``/``</s>`` mark the caption's edges)."""
+    slots: dict[str, Counter[str]] = defaultdict(Counter)
+    for text in captions:
+        ws = [START, *tokenize_words(text), END]
+        for i in range(1, len(ws) - 1):
+            if ws[i] in words:
+                slots[ws[i]]["L:" + ws[i - 1]] += 1
+                slots[ws[i]]["R:" + ws[i + 1]] += 1
+    return {w: {k: v for k, v in slots[w].items() if v >= min_count} for w in words if w in slots}
+
+
 @dataclass
 class RetrieverVocabulary:
     """Word counts plus left/right-neighbour counts (``slots[word] = {"L:prev": n, "R:next": n}``)."""
@@ -49,24 +62,13 @@ class RetrieverVocabulary:
     def from_captions(
         cls, captions: Iterable[str], *, min_count: int = 3, weak_fraction: float = 0.2, source: str = ""
     ) -> RetrieverVocabulary:
-        counts: Counter[str] = Counter()
-        slots: dict[str, Counter[str]] = defaultdict(Counter)
-        for text in captions:
-            ws = [START, *tokenize_words(text), END]
-            for i in range(1, len(ws) - 1):
-                counts[ws[i]] += 1
-                slots[ws[i]]["L:" + ws[i - 1]] += 1
-                slots[ws[i]]["R:" + ws[i + 1]] += 1
+        captions = list(captions)
+        counts = Counter(w for text in captions for w in tokenize_words(text))
         keep = {w: n for w, n in counts.items() if n >= min_count}
         if not keep:
             raise RAQOError(f"no word occurs {min_count}+ times in the captions given: a vocabulary needs training captions")
-        slot_min = max(1, min_count)  # neighbours seen fewer times are noise, and make the file large
-        return cls(
-            keep,
-            {w: {k: v for k, v in slots[w].items() if v >= slot_min} for w in keep},
-            weak_fraction,
-            source,
-        )
+        slots = slot_counts(captions, set(keep), min_count=max(1, min_count))  # rarer neighbours are noise, and make the file large
+        return cls(keep, slots, weak_fraction, source)
 
     @classmethod
     def from_manifest(cls, manifest: Any, split: str = "train", **kwargs: Any) -> RetrieverVocabulary:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from raqo_core.errors import RAQOError
+from raqo_core.lookup.vocabulary import RetrieverVocabulary, slot_counts
 from raqo_core.text import STOPWORDS, caption_vocabulary, tokenize_words
 
 logger = logging.getLogger(__name__)
@@ -61,23 +62,6 @@ class Agent(Protocol):
 
 
 # --- offline agent -------------------------------------------------------------------------
-
-
-def context_vectors(captions: Sequence[str], words: set[str]) -> dict[str, dict[str, float]]:
-    """L2-normalised counts of each word's left and right neighbours in ``captions``."""
-    ctx: dict[str, Counter[str]] = {}
-    for t in captions:
-        ws = ["<s>"] + tokenize_words(t) + ["</s>"]
-        for i in range(1, len(ws) - 1):
-            if ws[i] in words:
-                c = ctx.setdefault(ws[i], Counter())
-                c["L:" + ws[i - 1]] += 1
-                c["R:" + ws[i + 1]] += 1
-    out = {}
-    for w, c in ctx.items():
-        norm = float(np.sqrt(sum(v * v for v in c.values())))
-        out[w] = {k: v / norm for k, v in c.items()}
-    return out
 
 
 class OfflineAgent:
@@ -119,8 +103,6 @@ class OfflineAgent:
     ) -> None:
         if not vocabulary:
             raise RAQOError("OfflineAgent needs a non-empty training-caption vocabulary")
-        if not 0.0 <= weak_fraction <= 1.0:
-            raise RAQOError(f"weak_fraction must be in [0, 1], got {weak_fraction}")
         self.retriever = retriever
         self.vocab = vocabulary
         self.max_edits = max_edits
@@ -129,15 +111,17 @@ class OfflineAgent:
         self.n_proposals = n_proposals
         self.min_gain = min_gain
         self.weak_fraction = weak_fraction
-        content = sorted(n for w, n in vocabulary.items() if w not in STOPWORDS)
-        p90 = content[min(len(content) - 1, int(0.9 * len(content)))] if content else 0
-        self.strong_count = weak_fraction * p90
-        self._words = sorted(w for w in vocabulary if w not in STOPWORDS and vocabulary[w] >= self.strong_count)
+        # What the retriever knows, by the rule the look-up uses too (raqo_core.lookup.vocabulary): the counts given,
+        # every neighbour of those words in ``captions`` (none given: any word fits any slot).
+        slots = slot_counts(captions, set(vocabulary)) if captions else {}
+        self.known = RetrieverVocabulary(dict(vocabulary), slots, weak_fraction, "training captions")
+        self.strong_count = self.known.strong_count
+        self._words = self.known.strong_words()
         self._strong = set(self._words)
         self._word_emb = retriever.encode_texts(self._words, batch_size=256) if self._words else np.zeros((0, 1))
         self.slot_min = slot_min
         self.neighbour_margin = neighbour_margin
-        self._slots = context_vectors(captions, set(vocabulary)) if captions else None
+        self._has_slots = bool(captions)
         self._cand_cache: dict[str, list[str]] = {}
 
     @classmethod
@@ -160,17 +144,12 @@ class OfflineAgent:
 
     def is_weak(self, word: str) -> bool:
         """A content word the retriever saw rarely or never in training (an edit target)."""
-        return word not in STOPWORDS and self.vocab.get(word, 0) < self.strong_count
+        return self.known.is_weak(word)
 
     def slot_similarity(self, a: str, b: str) -> float:
         """Cosine of the two words' left/right-neighbour distributions in the training captions
         (1.0 when no captions were given): words that fill the same slot are interchangeable."""
-        if self._slots is None:
-            return 1.0
-        va, vb = self._slots.get(a), self._slots.get(b)
-        if va is None or vb is None:
-            return 0.0
-        return float(sum(x * vb.get(k, 0.0) for k, x in va.items()))
+        return self.known.slot_similarity(a, b) if self._has_slots else 1.0
 
     def substitutes(self, word: str) -> list[str]:
         """Strong vocabulary words that fill ``word``'s slot in the training captions and may replace
@@ -214,7 +193,7 @@ class OfflineAgent:
         out: list[tuple[list[str], str]] = []
         n = len(words)
         weak = [self.is_weak(w) for w in words]
-        unknown = [w not in self.vocab and w not in STOPWORDS for w in words]
+        unknown = [self.known.is_unknown(w) for w in words]
         for i, w in enumerate(words):
             if not weak[i]:
                 continue

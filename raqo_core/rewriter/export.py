@@ -178,11 +178,22 @@ def export_lora(src: ExportSource, out: str | Path) -> Path:
         for f in a.iterdir():
             if f.is_file() and f.name in ("adapter_model.safetensors", "raqo_adapter.json", "README.md"):
                 shutil.copy2(f, tmp / f.name)
+        named = meta_lookup(a)
+        if named:  # the adapter's own look-up (raqo train writes <adapter>/lookup) travels with it
+            shutil.copytree(a / named, tmp / named)
         cfg = json.loads((a / "adapter_config.json").read_text())
         cfg["base_model_name_or_path"] = portable_base(cfg.get("base_model_name_or_path"), src.model)
         atomic_write_json(tmp / "adapter_config.json", cfg)
         atomic_write_json(tmp / EXPORT_META, {**meta, "format": "lora"})
     return out
+
+
+def meta_lookup(adapter: Path) -> str | None:
+    """The look-up folder inside ``adapter`` its ``raqo_adapter.json`` names (None for ``"embedded"`` or none)."""
+    from raqo_core.rewriter.adapters import read_adapter_meta
+
+    named = read_adapter_meta(adapter).get("lookup")
+    return named if isinstance(named, str) and named not in ("", "embedded") and (adapter / named).is_dir() else None
 
 
 # -- GGUF ----------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ so callers never branch on the rewriter's name. A new rewriter is one module wit
 
 A *rewriter spec* (``raqo compare --row NAME=SPEC``) names one in a string:
 ``none`` (no rewriting), a baseline name, or ``ADAPTER[@recot|@ungrounded|@direct][+lookup|+lookup:before][#BACKEND]``
-(``+lookup``: then the shipped embedded look-up, :mod:`raqo_core.rewriter.lookup`; ``+lookup:before``: the look-up first).
+(``+lookup``: then the look-up, :mod:`raqo_core.rewriter.lookup` — the one the base config names, else the
+adapter's own, else the embedded one; ``+lookup:before``: the look-up first). Without a suffix the rewriter runs alone.
 """
 
 from __future__ import annotations
@@ -86,10 +87,10 @@ def build_rewriter(
         from raqo_core.rewriter.disk_cache import DiskCachedRewriter
 
         rewriter = DiskCachedRewriter(rewriter, None if disk_cache is True else disk_cache)
-    if cfg.lookup and name != "lookup":  # outside the caches: the look-up never re-generates (the baseline is one already)
+    if name != "lookup":  # outside the caches: the look-up never re-generates (the baseline is one already)
         from raqo_core.rewriter.lookup import with_lookup
 
-        rewriter = with_lookup(rewriter, cfg)
+        rewriter = with_lookup(rewriter, cfg, name)
     return rewriter
 
 
@@ -136,16 +137,29 @@ class RewriterSpec:
         return self.adapter if self.name == "raqo" else self.name
 
     def config(self, base: RewriterConfig | None = None) -> RewriterConfig:
-        """``base`` with this spec's adapter, mode, grounding and engine."""
+        """``base`` with this spec's adapter, mode, grounding, engine and look-up. A spec says exactly what runs:
+        without ``+lookup`` the rewriter runs alone, whatever ``base.lookup`` says; with it, the look-up ``base``
+        names explicitly (``raqo compare --lookup DIR``), else the adapter's own (``lookup="auto"``), else the
+        embedded one."""
         if self.name != "raqo":
-            return base or RewriterConfig()
+            return config_with(base, lookup=None)
         over: dict[str, Any] = {"adapter": self.adapter, "mode": "recot" if self.mode == "ungrounded" else self.mode}
         over["grounded_concepts"] = self.mode != "ungrounded"
         if self.backend:
             over["backend"] = self.backend
-        if self.lookup:
-            over["lookup"], over["lookup_order"] = "embedded", self.lookup
-        return config_with(base, **over)
+        cfg = config_with(base, **over)
+        if not self.lookup:
+            return config_with(cfg, lookup=None)
+        return config_with(cfg, lookup=self._lookup_of(cfg), lookup_order=self.lookup)
+
+    @staticmethod
+    def _lookup_of(cfg: RewriterConfig) -> str:
+        from raqo_core.rewriter.lookup import AUTO, adapter_lookup, effective_lookup
+
+        named = cfg.lookup.strip() if isinstance(cfg.lookup, str) else None
+        if named == AUTO:
+            return adapter_lookup(cfg) or "embedded"
+        return effective_lookup(cfg) or "embedded"
 
     def build(self, base: RewriterConfig | None = None, **kwargs: Any) -> QueryRewriter | None:
         """The rewriter (None for ``none``); ``kwargs`` go to :func:`build_rewriter` (``disk_cache``, ``api_key``)."""
@@ -154,5 +168,5 @@ class RewriterSpec:
     def describe(self, base: RewriterConfig | None = None) -> dict[str, Any]:
         out = {"adapter": self.label, "mode": self.mode, "backend": self.config(base).backend if self.name == "raqo" else None}
         if self.lookup:
-            out["lookup"] = f"embedded ({self.lookup})"
+            out["lookup"] = f"{self.config(base).lookup} ({self.lookup})"
         return out

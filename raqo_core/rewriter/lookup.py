@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 LOOKUP_SCOPES = ("all", "concepts")
 LOOKUP_ORDERS = ("after", "before")
 EMBEDDED = "embedded"
+AUTO = "auto"
+OFF = (None, "", "none")
 _UNTRUSTED = (*NOT_CACHED, "empty query")
 
 
@@ -57,6 +59,14 @@ class LookupRewriter(QueryRewriter):
         self.lookup = resolve_lookup(lookup)
         self.scope = scope
         self.order = order
+
+    def __getattr__(self, name: str) -> Any:
+        """What the wrapped rewriter offers (``config``, ``adapter_meta``, ``clear_cache`` …), as callers of
+        ``build_rewriter`` used it before the look-up wrapped it."""
+        inner = self.__dict__.get("inner")
+        if inner is None or name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(inner, name)
 
     @property
     def fingerprint(self) -> str:
@@ -148,16 +158,56 @@ class LookupRewriter(QueryRewriter):
         return [self._look_up(r) for r in self.inner.rewrite_batch(queries, batch_size)]
 
 
-def with_lookup(rewriter: QueryRewriter, config: Any) -> QueryRewriter:
-    """``rewriter`` wrapped in the look-up ``config.lookup`` names (unchanged when it names none)."""
-    if not getattr(config, "lookup", None):
+def adapter_lookup(config: Any) -> str | None:
+    """What ``lookup="auto"`` means for a ``raqo`` rewriter: the look-up the resolved adapter names under ``"lookup"``
+    in its ``raqo_adapter.json`` — ``"embedded"`` or a folder relative to the adapter (``raqo train`` writes
+    ``<adapter>/lookup``) — or None (no adapter, a hub id, or an adapter that names none)."""
+    from raqo_core.rewriter.adapters import read_adapter_meta, resolve_adapter
+
+    adapter = resolve_adapter(config.adapter, config.model, config.mode)
+    if not adapter or not Path(adapter).is_dir():
+        return None
+    named = read_adapter_meta(adapter).get("lookup")
+    if named is None:
+        return None
+    if not isinstance(named, str) or not named.strip():
+        raise RAQOError(f"{adapter}/raqo_adapter.json: 'lookup' must be 'embedded' or a folder name, got {named!r}")
+    if named.strip() == EMBEDDED:
+        return EMBEDDED
+    folder = Path(adapter) / named
+    if not folder.is_dir():
+        raise RAQOError(f"{adapter}/raqo_adapter.json names the look-up folder {named!r}, but {str(folder)!r} does not exist")
+    return str(folder)
+
+
+def effective_lookup(config: Any, name: str = "raqo") -> str | None:
+    """The look-up the rewriter ``name`` built from ``config`` runs with: ``config.lookup`` with ``"auto"`` resolved
+    (:func:`adapter_lookup` for ``raqo``; none for a baseline) and ``"none"`` read as off."""
+    spec = getattr(config, "lookup", None)
+    if isinstance(spec, str):
+        spec = spec.strip()
+    if spec in OFF:
+        return None
+    if spec == AUTO:
+        return adapter_lookup(config) if name == "raqo" else None
+    return str(spec)
+
+
+def with_lookup(rewriter: QueryRewriter, config: Any, name: str = "raqo") -> QueryRewriter:
+    """``rewriter`` wrapped in the look-up ``config.lookup`` names (unchanged when it names none; see
+    :func:`effective_lookup`)."""
+    lookup = effective_lookup(config, name)
+    if lookup is None:
         return rewriter
-    return LookupRewriter(rewriter, config.lookup, scope=config.lookup_scope, order=config.lookup_order)
+    return LookupRewriter(rewriter, lookup, scope=config.lookup_scope, order=config.lookup_order)
 
 
 def build_lookup(config: Any, api_key: str | None = None) -> LookupRewriter:
-    """The ``lookup`` baseline: the look-up alone on the user's query (``config.lookup``, default the embedded one)."""
+    """The ``lookup`` baseline: the look-up alone on the user's query (``config.lookup`` when it names one, else the
+    embedded one)."""
     from raqo_core.rewriter.baselines import _no_adapter
 
     _no_adapter("lookup", config)
-    return LookupRewriter(None, getattr(config, "lookup", None) or EMBEDDED, scope="all")
+    spec = getattr(config, "lookup", None)
+    named = None if (spec.strip() if isinstance(spec, str) else spec) in (*OFF, AUTO) else spec
+    return LookupRewriter(None, named or EMBEDDED, scope="all")

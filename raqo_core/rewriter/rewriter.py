@@ -84,15 +84,17 @@ class RewriterConfig:
     engine_concurrency: int = field(default=4, metadata={"help": "openai: requests in flight at once"})
     api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "openai: environment variable holding the API key"})
     lookup: str | None = field(
-        default=None,
+        default="auto",
         metadata={
-            "help": "after rewriting, replace words the retriever does not know by words it does: 'embedded' (the shipped "
-            "look-up) or a folder from `raqo lookup build`; None = off"
+            "help": "replace words the retriever does not know by words it does: 'auto' (default) = the look-up the adapter "
+            "names in its raqo_adapter.json (the shipped adapters: the shipped embedded look-up; none for other adapters "
+            "and baselines), 'embedded', a folder from `raqo lookup build`, or None/'none' = off"
         },
     )
     lookup_scope: str = field(default="all", metadata={"help": "look-up: all (every weak word) | concepts (only inside detected concepts)"})
     lookup_order: str = field(
-        default="after", metadata={"help": "look-up: after the rewrite (default) | before it (the rewriter sees the looked-up query)"}
+        default="before",
+        metadata={"help": "look-up: before the rewrite (default; the rewriter sees the looked-up query) | after it (on the rewrite)"},
     )
     seed: int = 0
 
@@ -119,7 +121,7 @@ class RewriterConfig:
         if self.lookup_order not in ("after", "before"):
             raise RAQOError(f"lookup_order must be 'after' or 'before', got {self.lookup_order!r}")
         if self.lookup is not None and (not isinstance(self.lookup, str) or not self.lookup.strip()):
-            raise RAQOError(f"lookup must be 'embedded', a look-up folder or None, got {self.lookup!r}")
+            raise RAQOError(f"lookup must be 'auto', 'embedded', a look-up folder, 'none' or None, got {self.lookup!r}")
         if self.quantize_int8 and self.backend not in ("hf", "hf:int8"):
             raise RAQOError(f"quantize_int8 applies to backend 'hf' only, not {self.backend!r} (llamacpp: use a q8_0 GGUF)")
 

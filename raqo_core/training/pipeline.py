@@ -210,6 +210,21 @@ def ensure_mpade(cfg: TrainConfig, run: Path) -> Path:
     return d
 
 
+LOOKUP_DIR = "lookup"  # <adapter>/lookup: the retriever look-up built beside the adapter (lookup="auto" uses it)
+
+
+def write_lookup(cfg: TrainConfig, mpade: Path, out: Path) -> str:
+    """The retriever look-up for this run's retriever, in ``out``: the train captions' vocabulary plus the
+    preference lexicon of the run's MPADE outputs (:mod:`raqo_core.lookup.build`). Returns the folder's name,
+    which ``raqo_adapter.json`` records under ``"lookup"``."""
+    from raqo_core.data.manifest import load_manifest
+    from raqo_core.lookup.build import build_lookup_folder, mined_lexicon
+
+    lexicon = mined_lexicon(mpade, cfg.retriever)
+    build_lookup_folder(load_manifest(cfg.data_dir()), out, lexicon=lexicon, source=f"train captions of {cfg.data}")
+    return out.name
+
+
 def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = True) -> dict[str, Any]:
     """Run (or resume) the recipe; returns a summary with the final adapter's path.
 
@@ -261,6 +276,7 @@ def run_training(cfg: TrainConfig, out: str | Path = "runs", *, publish: bool = 
     summary["adapter"] = str(final if publish else prev)
 
     def write() -> None:
+        adapter_meta["lookup"] = write_lookup(cfg, mpade, prev / LOOKUP_DIR)
         atomic_write_json(prev / "raqo_adapter.json", adapter_meta)
         if not publish:
             atomic_write_json(run / f"train_summary.{prev.parent.name.replace(':', '-')}.json", summary)
