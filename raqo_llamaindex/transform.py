@@ -36,7 +36,8 @@ class RAQOQueryTransform(BaseQueryTransform):
     ) -> None:
         """``rewriter``: a ``raqo_core`` rewriter object, or a name (``raqo``, the default, or a baseline) built
         from ``settings`` — any :class:`~raqo_core.rewriter.rewriter.RewriterConfig` field (``model``, ``adapter``
-        (default ``auto``: the shipped adapter), ``mode``, ``backend`` (``hf``, ``llamacpp[:FILE.gguf]``,
+        (default ``auto``: the shipped adapter), ``lookup`` (default ``auto``: the retriever look-up the
+        adapter names, before it; None turns it off; ``metadata["raqo"]["hints"]`` says what it did), ``mode``, ``backend`` (``hf``, ``llamacpp[:FILE.gguf]``,
         ``openai:BASE_URL``), ``guard_threshold``, ``device`` …); ``api_key``: for ``openai`` (else the
         ``OPENAI_API_KEY`` variable); ``attributions`` (off by default): a retriever spec or open_clip retriever —
         ``metadata["raqo"]["attributions"]`` then holds word attributions of the query and its rewrite

@@ -31,13 +31,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", default="val")
     ap.add_argument("--register", action="append", required=True)
     ap.add_argument("--limit", type=int, default=500)
     ap.add_argument("--out", required=True, help="OUT.json and OUT.md are written")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     m = load_manifest(embedded_benchmark_dir(0))
     ret = shared_retriever("embedded")
     setup = {"split": a.split, "limit": a.limit, "progress": False}

@@ -126,10 +126,14 @@ def evaluate_run(
     res = evaluate(manifest, retriever, setup, **hooks)
     res.pop("t2i_ranks")
     if rewriter:
+        from raqo_core.rewriter.lookup import effective_lookup
+
         c = asdict(cfg)
+        lookup = None if rewriter == "lookup" else effective_lookup(cfg, rewriter)  # the lookup baseline is one
         res["rewriter"] = {
             "name": rewriter,
             **{k: c[k] for k in ("model", "adapter", "mode", "backend")},
             "grounded": c["grounded_concepts"],
+            "lookup": lookup and f"{lookup} ({c['lookup_order']})",  # what ran before (or after) it; None: the rewriter alone
         }
     return label, res

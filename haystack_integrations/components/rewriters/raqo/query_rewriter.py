@@ -73,8 +73,9 @@ class RAQOQueryRewriter:
             ``model`` (``embedded``), ``adapter`` (``auto``: the shipped adapter for the embedded base and
             ``mode``), ``mode`` (``recot`` | ``direct`` | ``detect``), ``backend`` (``hf`` | ``llamacpp[:…]`` |
             ``openai:BASE_URL``), ``guard_threshold``, ``max_new_tokens``, ``timeout_s``, ``n_rewrites``,
-            ``batch_size``, ``retriever_fingerprint``, ``grounded_concepts``, ``lookup`` (``embedded`` or a
-            ``raqo lookup build`` folder: ``meta["hints"]`` then says what it did) …; ``RewriterConfig`` documents each.
+            ``batch_size``, ``retriever_fingerprint``, ``grounded_concepts``, ``lookup`` (``auto``: the look-up
+            the adapter names, the shipped one for the shipped adapters; ``embedded``, a ``raqo lookup build`` folder, or
+            None to turn it off; ``meta["hints"]`` says what it did) …; ``RewriterConfig`` documents each.
         """
         from raqo_core.rewriter.base import QueryRewriter as _QR
         from raqo_core.rewriter.factory import config_with, rewriter_names
