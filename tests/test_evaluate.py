@@ -17,6 +17,7 @@ def test_matches_direct_computation(tiny_bench, random_retriever):
     txt = random_retriever.encode_texts(texts)
     assert res["t2i"] == pytest.approx(recall_at_k(t2i_ranks(txt @ img.T, owner)))
     assert res["i2t"] == pytest.approx(recall_at_k(i2t_ranks(img @ txt.T, owner)))
+    assert res["i2t_ranks"] == i2t_ranks(img @ txt.T, owner).tolist()  # per image, for paired I2T comparisons
     assert res["n_queries"] == {"t2i": 200, "i2t": 40} and res["gallery"] == {"images": 40, "texts": 200}
 
 

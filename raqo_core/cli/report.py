@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--lookup",
         default="auto",
         help="the look-up for the +lookup rows: a `raqo lookup build` folder, 'embedded', 'none'; "
-        "'auto' = the shipped one for the embedded retriever (default: %(default)s)",
+        "'auto' = the full adapter's own (its raqo_adapter.json), else the shipped one for the embedded retriever (default: %(default)s)",
     )
     rp.add_argument("--out", default="results/report", help="output folder, relative to the current directory (default: %(default)s)")
     add_common(rp)

@@ -99,7 +99,8 @@ def evaluate(
         "retriever": retriever.spec,
         "fingerprint": retriever.fingerprint,
         "seconds": round(time.time() - t0, 2),
-        "t2i_ranks": t2i.tolist(),
+        "t2i_ranks": t2i.tolist(),  # per query and per image (0 = the target first), for paired comparisons
+        "i2t_ranks": i2t.tolist(),
     }
 
 
@@ -124,7 +125,7 @@ def evaluate_run(
         hooks = {"rewrite_queries": text_map, "rewrite_gallery": text_map if rewrite_gallery else None}
         label += f" + {rewriter}"
     res = evaluate(manifest, retriever, setup, **hooks)
-    res.pop("t2i_ranks")
+    res.pop("t2i_ranks"), res.pop("i2t_ranks")
     if rewriter:
         from raqo_core.rewriter.lookup import effective_lookup
 

@@ -52,6 +52,7 @@ def evaluate_rewriter(
     )
     return {
         "t2i_ranks": t2i["t2i_ranks"],  # kept for paired comparisons; dropped before writing JSON
+        "i2t_ranks": i2t["i2t_ranks"],
         "t2i": t2i["t2i"],
         "i2t": i2t["i2t"],
         "n_queries": {"t2i": t2i["n_queries"]["t2i"], "i2t": i2t_images},
@@ -129,7 +130,7 @@ def run_report(
             rows["+RAQO+lookup"] = evaluate_rewriter(m, retriever, rw("raqo", adapter=full, lookup=lookup), register=register, **kw)
     paired = paired_vs_full(table1.get("+RAQO"), table4)
     for row in (*table1.values(), *table4.values(), *(r for rows in unseen.values() for r in rows.values())):
-        row.pop("t2i_ranks", None)
+        row.pop("t2i_ranks", None), row.pop("i2t_ranks", None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = {
@@ -198,7 +199,8 @@ def report_from_run(
 ) -> dict[str, Any]:
     """``raqo report``: the adapters of a training run (``config``'s run folder under ``runs``: the full recipe
     and every ablation variant trained), or one ``adapter``; limits default to the config's ``eval`` settings.
-    ``lookup``: the look-up rows' look-up (``"auto"``: the shipped one for the embedded retriever, else none)."""
+    ``lookup``: the look-up rows' look-up (``"auto"``: the one the full adapter names in its ``raqo_adapter.json``,
+    else the shipped one for the embedded retriever, else none)."""
     from raqo_core.paths import embedded_benchmark_dir
     from raqo_core.retriever.registry import load_retriever
 
@@ -212,6 +214,12 @@ def report_from_run(
         adapters = trained_adapters(cfg, runs)
     if adapter:
         adapters["full"] = adapter
+    if lookup == "auto":
+        from raqo_core.rewriter.factory import config_with
+        from raqo_core.rewriter.lookup import adapter_lookup
+
+        own = adapter_lookup(config_with(adapter=adapters["full"])) if adapters.get("full") else None
+        lookup = own or ("embedded" if retriever == "embedded" else None)
     return run_report(
         data=data or str(embedded_benchmark_dir(0)),
         retriever=load_retriever(retriever),
@@ -221,5 +229,5 @@ def report_from_run(
         i2t_images=i2t_images or 100,
         baselines=baselines,
         explain=explain,
-        lookup=("embedded" if retriever == "embedded" else None) if lookup == "auto" else lookup,
+        lookup=lookup,
     )
