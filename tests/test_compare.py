@@ -123,6 +123,7 @@ def test_outcomes_classify_every_reason_and_count_unparseable():
         "rewritten",
         "rewritten+lookup",
         "lookup",
+        "lookup (model: unparseable output: no Rewrite line)",
         "no challenging concepts",
         "unparseable output: malformed concept list 'x'",
         "guard: similarity 0.31 < 0.50",
@@ -133,6 +134,7 @@ def test_outcomes_classify_every_reason_and_count_unparseable():
     ]
     assert [outcome(r) for r in reasons] == [
         "rewritten",
+        "looked up and rewritten",
         "looked up",
         "looked up",
         "no challenging concepts",
@@ -144,8 +146,10 @@ def test_outcomes_classify_every_reason_and_count_unparseable():
         "other",
     ]
     got = outcome_counts([RewriteResult.fallback("q", r) for r in reasons])
-    assert got["n"] == 10 and got["counts"]["looked up"] == 2 and got["unparseable_pct"] == 10.0
-    assert outcome_counts([]) == {"n": 0, "counts": dict.fromkeys(got["counts"], 0), "unparseable_pct": 0.0}
+    # the unparseable answer behind a look-up counts as the model's: 2 of 11
+    assert got["n"] == 11 and got["counts"]["looked up"] == 2 and got["counts"]["looked up and rewritten"] == 1
+    assert got["model_unparseable"] == 2 and got["unparseable_pct"] == round(100 * 2 / 11, 2)
+    assert outcome_counts([]) == {"n": 0, "counts": dict.fromkeys(got["counts"], 0), "model_unparseable": 0, "unparseable_pct": 0.0}
     md = compare_markdown(
         {
             "recall": {"NA": {"R@1": 1.0}, "B": {"R@1": 2.0}},
@@ -153,4 +157,4 @@ def test_outcomes_classify_every_reason_and_count_unparseable():
             "outcomes": {"B": got},
         }
     )
-    assert "| B | 10 | 1 | 2 | 1 | 1 | 1 | 2 | 1 | 1 | 10.0 |" in md
+    assert "| B | 11 | 1 | 1 | 2 | 1 | 1 | 1 | 2 | 1 | 1 | 18.2 |" in md

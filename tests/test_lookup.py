@@ -180,6 +180,55 @@ def test_lookup_limits_scope_and_falls_back_without_sources(tmp_path):
         ConceptLookup.from_folder("/no/such")
 
 
+def test_drop_unresolved_removes_only_unknown_words_no_source_resolves(tmp_path):
+    source = Fixed({"vermilion": [("red", 0)], "crimson": [("zzz", 0)]})
+    on = LookupConfig(drop_unresolved=True, lexicon_weak=False)
+    text, hints = ConceptLookup(vocab(), [source], on).apply("got a large vermilion circle zorp left of a small blue square")
+    assert text == "a large red circle left of a small blue square"
+    by = {h.word: h for h in hints}
+    assert by["got"].replacement == "" and by["got"].source == "vocabulary"
+    assert by["zorp"].reason == "the retriever never saw it and no strong neighbour: dropped"
+    # off (the default), the same words stay as written
+    assert ConceptLookup(vocab(), [source]).apply("got a large vermilion circle zorp")[0] == "got a large red circle zorp"
+    # a word the retriever saw (crimson, weak) is never dropped, even when only_unknown=False looks it up and fails
+    weak = ConceptLookup(vocab(), [source], LookupConfig(drop_unresolved=True, only_unknown=False))
+    assert weak.apply("a large crimson circle")[0] == "a large crimson circle"
+    # no usable source: nothing is dropped (the look-up falls back to the text as written)
+    none = ConceptLookup(vocab(), [LexiconSource(tmp_path / "missing.json")], on)
+    assert none.apply("got a zorp circle")[0] == "got a zorp circle"
+    # words over max_hints were never tried: not dropped
+    capped = ConceptLookup(vocab(), [source], LookupConfig(drop_unresolved=True, max_hints=1))
+    text, hints = capped.apply("a large vermilion circle left of a small zorp square")
+    assert text == "a large red circle left of a small zorp square" and "over max_hints=1" in hints[1].reason
+    # a text of unknown words only comes back whole, never empty
+    assert ConceptLookup(vocab(), [source], on).apply("zorp blorp")[0] == "zorp blorp"
+    assert "|r]" in ConceptLookup(vocab(), [source], on).fingerprint
+
+
+def test_gloss_source_reads_wordnet_definitions_sense_by_sense():
+    """Real WordNet: a definition's content words, by sense rank; the look-up's fit picks the word that fits."""
+    from raqo_core.lookup.sources import GlossSource
+
+    g = GlossSource()
+    if not g.available:
+        pytest.skip(f"WordNet not installed: {g.status}")
+    cands = g.candidates("amethyst")
+    assert cands[0].relation == "gloss" and cands[0].depth == 0
+    words = [c.text for c in cands]
+    assert "purple" in words and "a" not in words and "amethyst" not in words  # stopwords and the word itself are skipped
+    assert [c.depth for c in cands] == sorted(c.depth for c in cands)
+    assert g.candidates("") == [] and g.candidates("zorpblorp") == []
+    # the definition's words the retriever knows and that fit the slot: 'purple' between 'large' and 'circle'
+    v = RetrieverVocabulary.from_captions(CAPTIONS + ["a large purple circle left of a small blue square"] * 10, min_count=1)
+    text, hints = ConceptLookup(v, [g]).apply("a large amethyst circle")
+    assert text == "a large purple circle" and hints[0].source == "gloss" and "fits between 'large' and 'circle'" in hints[0].reason
+    # without 'purple' in the vocabulary, nothing in the definition is a word the retriever knows: left as written
+    assert ConceptLookup(vocab(), [g]).apply("a large amethyst circle")[0] == "a large amethyst circle"
+    broken = GlossSource.__new__(GlossSource)
+    broken._wn, broken._cache, broken.status = None, {}, "unavailable: test"
+    assert not broken.available and broken.candidates("amethyst") == []
+
+
 class Canned(QueryRewriter):
     """Returns prepared results (a unit-test stand-in for a model)."""
 
@@ -275,12 +324,17 @@ def test_lookup_before_the_rewrite_feeds_the_looked_up_query_and_keeps_the_users
                     "a large red crimson circle", "a large red circle", ["crimson"], True, "rewritten", 1.0
                 ),
                 "a large red zorp": RewriteResult.fallback("a large red zorp", "timeout"),
+                "a small red circle": RewriteResult.fallback("a small red circle", "unparseable output: no Rewrite line"),
             }
             return [out[q] for q in queries]
 
     rw = LookupRewriter(Echo(), lk, order="before")
-    a, b, c = rw.rewrite_batch(["a large vermilion circle", "a large vermilion crimson circle", "a large vermilion zorp"])
-    assert seen == ["a large red circle", "a large red crimson circle", "a large red zorp"]
+    a, b, c, d = rw.rewrite_batch(
+        ["a large vermilion circle", "a large vermilion crimson circle", "a large vermilion zorp", "a small vermilion circle"]
+    )
+    assert seen == ["a large red circle", "a large red crimson circle", "a large red zorp", "a small red circle"]
+    # the look-up's query stands, and the model's unparseable answer stays in the reason (raqo compare counts it)
+    assert (d.rewritten_query, d.applied, d.reason) == ("a small red circle", True, "lookup (model: unparseable output: no Rewrite line)")
     assert (a.original_query, a.rewritten_query, a.applied, a.reason) == ("a large vermilion circle", "a large red circle", True, "lookup")
     assert (b.rewritten_query, b.reason, b.concepts) == ("a large red circle", "lookup+rewritten", ["crimson"])
     assert (c.original_query, c.rewritten_query, c.applied, c.reason) == (
@@ -350,7 +404,9 @@ def test_a_new_lookup_source_is_one_registration(tmp_path):
         assert lk.apply("a large vermilion circle")[0] == "a large red circle" and lk.status == {"fixed": "ok"}
     finally:
         SOURCE_REGISTRY._entries.pop("fixed_test")
-    with pytest.raises(RAQOError, match="unknown look-up source 'thesaurus'; expected one of \\('lexicon', 'wordnet'\\)"):
+    with pytest.raises(
+        RAQOError, match="unknown look-up source 'thesaurus'; expected one of \\('lexicon', 'wordnet', 'gloss', 'visual_gloss'\\)"
+    ):
         ConceptLookup.from_folder(tmp_path, sources=["thesaurus"])
 
 

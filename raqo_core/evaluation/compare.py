@@ -107,14 +107,27 @@ def compare_specs(
     return res
 
 
-OUTCOMES = ("rewritten", "looked up", "no challenging concepts", "unparseable", "guard", "timeout or cut off", "error", "other")
+OUTCOMES = (
+    "rewritten",
+    "looked up and rewritten",
+    "looked up",
+    "no challenging concepts",
+    "unparseable",
+    "guard",
+    "timeout or cut off",
+    "error",
+    "other",
+)
 
 
 def outcome(reason: str) -> str:
-    """The outcome class of a :class:`~raqo_core.rewriter.result.RewriteResult` ``reason`` (one of :data:`OUTCOMES`)."""
+    """The outcome class of a :class:`~raqo_core.rewriter.result.RewriteResult` ``reason`` (one of :data:`OUTCOMES`):
+    ``looked up`` when only the look-up changed the query (the model found nothing, or failed, after it)."""
     if reason == "rewritten":
         return "rewritten"
-    if reason in ("rewritten+lookup", "lookup+rewritten", "lookup"):
+    if reason in ("rewritten+lookup", "lookup+rewritten"):
+        return "looked up and rewritten"
+    if reason == "lookup" or reason.startswith("lookup (model: "):
         return "looked up"
     if reason == "no challenging concepts":
         return "no challenging concepts"
@@ -130,13 +143,20 @@ def outcome(reason: str) -> str:
     return "other"
 
 
+def model_unparseable(reason: str) -> bool:
+    """Whether the model's answer could not be parsed, also where a look-up still changed the query."""
+    return reason.startswith("unparseable") or reason.startswith("lookup (model: unparseable")
+
+
 def outcome_counts(results: list[Any]) -> dict[str, Any]:
-    """How many rewrites ended each way, and the share of unparseable answers (in %)."""
+    """How many rewrites ended each way, and the share of the model's answers that were unparseable (in %),
+    those behind a look-up included."""
     counts = dict.fromkeys(OUTCOMES, 0)
     for r in results:
         counts[outcome(r.reason)] += 1
     n = len(results)
-    return {"n": n, "counts": counts, "unparseable_pct": round(100.0 * counts["unparseable"] / n, 2) if n else 0.0}
+    bad = sum(model_unparseable(r.reason) for r in results)
+    return {"n": n, "counts": counts, "model_unparseable": bad, "unparseable_pct": round(100.0 * bad / n, 2) if n else 0.0}
 
 
 def _recording(rw: Any, sink: list[Any]) -> TextMap:

@@ -26,7 +26,7 @@ from raqo_core.lookup.vocabulary import RetrieverVocabulary
 from raqo_core.text import WORD
 
 VOCABULARY_FILE = "vocabulary.json"
-DEFAULT_SOURCES = ("lexicon", "wordnet")
+DEFAULT_SOURCES = ("lexicon", "wordnet", "gloss")
 PASSES = 2
 ARTICLES = frozenset(["a", "an", "the"])
 
@@ -65,6 +65,13 @@ class LookupConfig:
     )
     delete_unknown: bool = field(
         default=True, metadata={"help": "apply lexicon deletions (spans the retriever's recall rewarded dropping)"}
+    )
+    drop_unresolved: bool = field(
+        default=False,
+        metadata={
+            "help": "drop a word the retriever never saw when no source resolves it (it carries no signal for this "
+            "retriever); False: leave it as the model wrote it"
+        },
     )
 
     def __post_init__(self) -> None:
@@ -116,7 +123,7 @@ class ConceptLookup:
         c = self.config
         lex = len(self._lexicon.entries) if self._lexicon else 0
         used = "+".join(s.name for s in self.sources if s.available) or "none"
-        return f"lookup[{used}|v{len(self.vocabulary)}|l{lex}|f{c.min_fit}|h{c.max_hints}|d{c.max_depth}|x{int(c.delete_unknown)}|u{int(c.only_unknown)}{'|w' if c.lexicon_weak else ''}]"
+        return f"lookup[{used}|v{len(self.vocabulary)}|l{lex}|f{c.min_fit}|h{c.max_hints}|d{c.max_depth}|x{int(c.delete_unknown)}|u{int(c.only_unknown)}{'|w' if c.lexicon_weak else ''}{'|r' if c.drop_unresolved else ''}]"
 
     def describe(self) -> dict[str, Any]:
         return {"vocabulary": self.vocabulary.describe(), "sources": self.status, "config": asdict(self.config)}
@@ -230,6 +237,16 @@ class ConceptLookup:
                     new[a] = (b, h.replacement)
             if all(h.replacement is not None for h in hints.values()):
                 break
+        if self.config.drop_unresolved and any(s.available for s in self.sources):
+            for (a, b), h in hints.items():
+                if (
+                    h.replacement is None
+                    and a not in new
+                    and not h.reason.startswith("over max_hints")
+                    and all(self.vocabulary.is_unknown(w) for w in words[a:b])
+                ):
+                    hints[(a, b)] = Hint(h.word, "", "vocabulary", f"the retriever never saw it and {h.reason.split(':')[0]}: dropped")
+                    new[a] = (b, "")
         found = [hints[s] for s in spans if s in hints]
         if not new:
             return text, found

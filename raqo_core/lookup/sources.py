@@ -3,6 +3,8 @@
 - :class:`LexiconSource` — the retriever preference lexicon MPADE mines (``preferences.json``): which spans
   this retriever misreads and which replacement its recall rewarded, deletions included.
 - :class:`WordNetSource` — lexical neighbours: synonyms, similar adjectives and hypernyms (up to two levels).
+- :class:`GlossSource` — the words of WordNet's definitions of a word (``onyx``: "a chalcedony with alternating
+  black and white bands"), for words whose synonyms and hypernyms name nothing the retriever knows.
 
 A source returns :class:`Candidate` s; it never raises at query time. A source that cannot be used (a missing,
 empty, oversized or unreadable lexicon; WordNet not installed) is *unavailable*: it returns nothing and its
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from raqo_core.registry import Registry
-from raqo_core.text import tokenize_words
+from raqo_core.text import STOPWORDS, tokenize_words
 
 MAX_LEXICON_BYTES = 16 * 1024 * 1024
 DELETED, KEPT = "(deleted)", "(kept)"  # as raqo_core.mpade.preferences writes them
@@ -170,6 +172,52 @@ class WordNetSource:
         return sorted(out.values(), key=lambda c: c.depth)
 
 
+class GlossSource:
+    """The content words of WordNet's definitions of a word, sense by sense: ``depth`` is the sense's rank (its
+    most frequent sense first), so the look-up takes the first sense whose definition names a word that fits.
+
+    ``amethyst`` → "a transparent purple variety of quartz" → ``purple``; ``crucifix`` → "representation of the cross
+    on which Jesus died" → ``cross``. Which of a definition's words is taken is the look-up's neighbour fit, so a colour
+    is only taken where the training captions put a colour.
+    """
+
+    name = "gloss"
+
+    def __init__(self, *, max_senses: int = 4, lexnames: frozenset[str] | None = None) -> None:
+        self.max_senses = max_senses
+        self.lexnames = lexnames  # None: every sense; else only senses of these WordNet lexicographer files
+        self._cache: dict[str, list[Candidate]] = {}
+        self._wn: Any = None
+        try:
+            from raqo_core.lexicon import wordnet
+
+            self._wn = wordnet()
+            self.status = "ok"
+        except Exception as exc:  # as WordNetSource: the look-up goes on without it
+            self.status = f"unavailable: {exc}"
+
+    @property
+    def available(self) -> bool:
+        return self._wn is not None
+
+    def phrases(self) -> list[str]:
+        return []
+
+    def candidates(self, phrase: str) -> list[Candidate]:
+        if self._wn is None or not phrase:
+            return []
+        if phrase not in self._cache:
+            out: dict[str, Candidate] = {}
+            own = set(phrase.split())
+            senses = [s for s in self._wn.synsets(phrase.replace(" ", "_")) if self.lexnames is None or s.lexname() in self.lexnames]
+            for rank, s in enumerate(senses[: self.max_senses]):
+                for w in tokenize_words(s.definition().replace("-", " ")):
+                    if w not in STOPWORDS and w not in own and w not in out:
+                        out[w] = Candidate(w, rank, "gloss")
+            self._cache[phrase] = list(out.values())
+        return self._cache[phrase]
+
+
 def lexicon_source(folder: Path, config: Any) -> LexiconSource:
     return LexiconSource(Path(folder) / LEXICON_FILE)
 
@@ -178,7 +226,23 @@ def wordnet_source(folder: Path, config: Any) -> WordNetSource:
     return WordNetSource(max_depth=config.max_depth)
 
 
+# the senses that describe how a thing looks: attributes (colours, sizes), shapes, descriptive adjectives
+VISUAL_LEXNAMES = frozenset(["noun.attribute", "noun.shape", "adj.all"])
+
+
+def gloss_source(folder: Path, config: Any) -> GlossSource:
+    return GlossSource()
+
+
+def visual_gloss_source(folder: Path, config: Any) -> GlossSource:
+    g = GlossSource(lexnames=VISUAL_LEXNAMES)
+    g.name = "visual_gloss"
+    return g
+
+
 # name -> factory(look-up folder, LookupConfig) -> Source; ConceptLookup.from_folder(sources=...) builds them in order
 SOURCE_REGISTRY: Registry[Any] = Registry("look-up source")
 SOURCE_REGISTRY.register("lexicon", lexicon_source)
 SOURCE_REGISTRY.register("wordnet", wordnet_source)
+SOURCE_REGISTRY.register("gloss", gloss_source)
+SOURCE_REGISTRY.register("visual_gloss", visual_gloss_source)

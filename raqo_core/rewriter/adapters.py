@@ -128,8 +128,10 @@ def _is_hub_id(ref: str) -> bool:
 
 def portable_base(recorded: str | None, model: str) -> str:
     """A base-model reference that means the same on another machine: a hub id, never a local path."""
-    if model == "embedded":
-        return EMBEDDED_HUB_ID
+    from raqo_core.rewriter.models import PACKAGED_BASES
+
+    if model in PACKAGED_BASES:
+        return PACKAGED_BASES.get(model).hub_id
     for ref in (model, recorded):
         if ref and _is_hub_id(ref):
             return ref

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from raqo_core.errors import RAQOError
-from raqo_core.rewriter.adapters import EMBEDDED_HUB_ID, portable_base
+from raqo_core.rewriter.adapters import portable_base
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class ExportSource:
         return {
             "format_version": 1,
             "base_model": self.model,
-            "base_model_hub_id": EMBEDDED_HUB_ID if self.model == "embedded" else self.model,
+            "base_model_hub_id": portable_base(None, self.model),
             "adapter": adapter,
             "adapter_sha256": adapter_digest(adapter),
             "mode": am.get("mode", self.mode),
@@ -203,10 +203,10 @@ def _reference_gguf(model: str, tokenizer_gguf: str | Path | None) -> Path:
         if not p.is_file():
             raise RAQOError(f"tokenizer GGUF {str(p)!r} not found; expected a GGUF file of the same base model")
         return p
-    if model == "embedded":
-        from raqo_core.rewriter.models import smollm2_gguf_path
+    from raqo_core.rewriter.models import PACKAGED_BASES
 
-        return smollm2_gguf_path()
+    if model in PACKAGED_BASES:
+        return PACKAGED_BASES.get(model).locate()
     raise RAQOError(
         f"GGUF export of base {model!r} needs its tokenizer in GGUF form: pass --tokenizer-gguf FILE (any GGUF of "
         "that base model), or export --format hf and convert it with llama.cpp's convert_hf_to_gguf.py"

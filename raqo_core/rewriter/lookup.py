@@ -24,6 +24,9 @@ from raqo_core.errors import RAQOError
 from raqo_core.rewriter.base import QueryRewriter, check_queries
 from raqo_core.rewriter.result import NOT_CACHED, RewriteResult
 
+# the model's answers that mean "nothing to change": behind a look-up, its reason is plain "lookup"
+QUIET = frozenset(["no challenging concepts", "rewrite identical to the query", "detect only"])
+
 logger = logging.getLogger(__name__)
 LOOKUP_SCOPES = ("all", "concepts")
 LOOKUP_ORDERS = ("after", "before")
@@ -133,14 +136,14 @@ class LookupRewriter(QueryRewriter):
             elif rr.applied:
                 reason = "lookup+rewritten" if lk.applied else rr.reason
                 out.append(dataclasses.replace(rr, original_query=q, reason=reason, hints=lk.hints, latency_ms=ms))
-            elif lk.applied:
+            elif lk.applied:  # the look-up's query; a model answer that was not "nothing to change" stays in the reason
                 out.append(
                     dataclasses.replace(
                         rr,
                         original_query=q,
                         rewritten_query=lk.rewritten_query,
                         applied=True,
-                        reason="lookup",
+                        reason="lookup" if rr.reason in QUIET else f"lookup (model: {rr.reason})",
                         hints=lk.hints,
                         latency_ms=ms,
                     )

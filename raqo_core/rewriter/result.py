@@ -16,7 +16,8 @@ class RewriteResult:
     original. ``reason`` says why (``rewritten``, ``no challenging concepts``,
     ``guard: similarity 0.31 < 0.50``, ``unparseable output: …``, ``timeout``, ``truncated: …`` (the
     answer hit the token cap), ``error: …``,
-    ``empty query``; with a look-up: ``rewritten+lookup``, ``lookup``). ``rewrites`` holds all sampled rewrites
+    ``empty query``; with a look-up: ``rewritten+lookup``, ``lookup+rewritten``, ``lookup``, and
+    ``lookup (model: REASON)`` when the look-up changed the query and the model's answer after it failed). ``rewrites`` holds all sampled rewrites
     when ``n_rewrites > 1``; ``hints`` what the look-up did with each weak word.
     """
 

@@ -69,16 +69,17 @@ def _data(cfg: Any, plan: Plan) -> int | None:
 
 def _base_model(name: str, plan: Plan) -> dict[str, Any] | None:
     """The base model's config.json (for the estimates), found without loading weights."""
-    if name == "embedded":
-        from raqo_core.rewriter.models import smollm2_gguf_path
+    from raqo_core.rewriter.models import PACKAGED_BASES
 
-        smollm2_gguf_path()  # the package that ships it
+    if name in PACKAGED_BASES:
+        spec = PACKAGED_BASES.get(name)
+        spec.check_installed()
         from raqo_core.paths import cache_dir
 
-        done = [d for d in cache_dir("models").glob("SmolLM2-135M-Instruct-*") if (d / "config.json").is_file()]
-        if not done:  # converted from the GGUF on first use; SmolLM2-135M's shape, for the estimates
-            plan.notes.append("the embedded base is converted from its GGUF on first use (~15 s)")
-            return {"hidden_size": 576, "num_hidden_layers": 30, "vocab_size": 49152, "intermediate_size": 1536}
+        done = [d for d in cache_dir("models").glob(f"{spec.name}-*") if (d / "config.json").is_file()]
+        if not done:  # converted from the GGUF on first use; its shape, for the estimates
+            plan.notes.append(f"the {name} base is converted from its GGUF on first use ({spec.convert_note})")
+            return dict(spec.shape)
         return dict(json.loads((done[0] / "config.json").read_text()))
     p = Path(name)
     if not p.exists() and (p.is_absolute() or name.startswith((".", "~"))):
