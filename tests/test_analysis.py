@@ -77,3 +77,25 @@ def test_recot_splice_keeps_only_edits_that_touch_named_concepts():
     assert splice(q, rw, ["crimson"]) == "a red circle beside a cobalt tile"  # the edit outside "crimson" is undone
     assert splice(q, rw, ["crimson", "cobalt tile"]) == rw
     assert splice("a crimson orb", "a red circle", []) == "a crimson orb"
+
+
+def test_pair_runs_pairs_rows_of_separate_compares_on_the_same_queries(tmp_path, capsys):
+    from benchmarks.analysis import pair_runs
+
+    def run(name, ranks):
+        p = tmp_path / name
+        p.write_text(json.dumps({"split": "test", "register": "user", "n_queries": 4, "ranks": ranks}))
+        return p
+
+    na = [3, 0, 2, 5]
+    a = run("test_user.small.json", {"NA": na, "RAQO": [0, 0, 2, 5]})
+    b = run("test_user.big.json", {"NA": na, "RAQO": [0, 0, 0, 0]})
+    pair_runs.main([str(a), str(b), "--out", str(tmp_path / "out")])
+    got = json.loads((tmp_path / "out.json").read_text())["user"]["rows"]
+    assert list(got) == ["NA", "small:RAQO", "big:RAQO"]
+    assert got["small:RAQO"]["recall"]["R@1"] == 50.0 and got["big:RAQO"]["recall"]["R@1"] == 100.0
+    assert got["big:RAQO"]["vs_ref"]["R@1"]["delta"] == 75.0 and got["big:RAQO"]["vs_ref"]["R@1"]["a_only"] == 3
+    assert "| user (4) | big:RAQO | 100.0 |" in capsys.readouterr().out
+    c = run("test_user.other.json", {"NA": [0, 0, 0, 0], "RAQO": [0, 0, 0, 0]})
+    with pytest.raises(SystemExit, match="its 'NA' ranks differ"):
+        pair_runs.main([str(a), str(c), "--out", str(tmp_path / "bad")])

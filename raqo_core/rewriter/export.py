@@ -203,7 +203,7 @@ def _reference_gguf(model: str, tokenizer_gguf: str | Path | None) -> Path:
         if not p.is_file():
             raise RAQOError(f"tokenizer GGUF {str(p)!r} not found; expected a GGUF file of the same base model")
         return p
-    from raqo_core.rewriter.models import PACKAGED_BASES
+    from raqo_core.rewriter.bases import PACKAGED_BASES
 
     if model in PACKAGED_BASES:
         return PACKAGED_BASES.get(model).locate()

@@ -69,7 +69,7 @@ def _data(cfg: Any, plan: Plan) -> int | None:
 
 def _base_model(name: str, plan: Plan) -> dict[str, Any] | None:
     """The base model's config.json (for the estimates), found without loading weights."""
-    from raqo_core.rewriter.models import PACKAGED_BASES
+    from raqo_core.rewriter.bases import PACKAGED_BASES
 
     if name in PACKAGED_BASES:
         spec = PACKAGED_BASES.get(name)
