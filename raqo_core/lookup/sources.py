@@ -113,15 +113,13 @@ class LexiconSource:
         return [] if got is None else [Candidate(got, 0, "deleted" if got == "" else "rewarded")]
 
 
-class WordNetSource:
-    """WordNet neighbours of a word: synonyms (depth 0), similar adjectives and hypernyms (depth 1),
-    hypernyms of hypernyms (depth 2); the ``max_senses`` most frequent senses only."""
+class _WordNetBacked:
+    """What the WordNet sources share: WordNet loaded once (unavailable, with the reason, when it cannot be), and
+    each phrase's candidates computed once by :meth:`_related`."""
 
     name = "wordnet"
 
-    def __init__(self, *, max_senses: int = 8, max_depth: int = 2) -> None:
-        self.max_senses = max_senses
-        self.max_depth = max_depth
+    def __init__(self) -> None:
         self._cache: dict[str, list[Candidate]] = {}
         self._wn: Any = None
         try:
@@ -145,6 +143,21 @@ class WordNetSource:
         if phrase not in self._cache:
             self._cache[phrase] = self._related(phrase)
         return self._cache[phrase]
+
+    def _related(self, phrase: str) -> list[Candidate]:
+        raise NotImplementedError
+
+
+class WordNetSource(_WordNetBacked):
+    """WordNet neighbours of a word: synonyms (depth 0), similar adjectives and hypernyms (depth 1),
+    hypernyms of hypernyms (depth 2); the ``max_senses`` most frequent senses only."""
+
+    name = "wordnet"
+
+    def __init__(self, *, max_senses: int = 8, max_depth: int = 2) -> None:
+        self.max_senses = max_senses
+        self.max_depth = max_depth
+        super().__init__()
 
     def _related(self, phrase: str) -> list[Candidate]:
         out: dict[str, Candidate] = {}
@@ -172,7 +185,7 @@ class WordNetSource:
         return sorted(out.values(), key=lambda c: c.depth)
 
 
-class GlossSource:
+class GlossSource(_WordNetBacked):
     """The content words of WordNet's definitions of a word, sense by sense: ``depth`` is the sense's rank (its
     most frequent sense first), so the look-up takes the first sense whose definition names a word that fits.
 
@@ -186,36 +199,17 @@ class GlossSource:
     def __init__(self, *, max_senses: int = 4, lexnames: frozenset[str] | None = None) -> None:
         self.max_senses = max_senses
         self.lexnames = lexnames  # None: every sense; else only senses of these WordNet lexicographer files
-        self._cache: dict[str, list[Candidate]] = {}
-        self._wn: Any = None
-        try:
-            from raqo_core.lexicon import wordnet
+        super().__init__()
 
-            self._wn = wordnet()
-            self.status = "ok"
-        except Exception as exc:  # as WordNetSource: the look-up goes on without it
-            self.status = f"unavailable: {exc}"
-
-    @property
-    def available(self) -> bool:
-        return self._wn is not None
-
-    def phrases(self) -> list[str]:
-        return []
-
-    def candidates(self, phrase: str) -> list[Candidate]:
-        if self._wn is None or not phrase:
-            return []
-        if phrase not in self._cache:
-            out: dict[str, Candidate] = {}
-            own = set(phrase.split())
-            senses = [s for s in self._wn.synsets(phrase.replace(" ", "_")) if self.lexnames is None or s.lexname() in self.lexnames]
-            for rank, s in enumerate(senses[: self.max_senses]):
-                for w in tokenize_words(s.definition().replace("-", " ")):
-                    if w not in STOPWORDS and w not in own and w not in out:
-                        out[w] = Candidate(w, rank, "gloss")
-            self._cache[phrase] = list(out.values())
-        return self._cache[phrase]
+    def _related(self, phrase: str) -> list[Candidate]:
+        out: dict[str, Candidate] = {}
+        own = set(phrase.split())
+        senses = [s for s in self._wn.synsets(phrase.replace(" ", "_")) if self.lexnames is None or s.lexname() in self.lexnames]
+        for rank, s in enumerate(senses[: self.max_senses]):
+            for w in tokenize_words(s.definition().replace("-", " ")):
+                if w not in STOPWORDS and w not in own and w not in out:
+                    out[w] = Candidate(w, rank, "gloss")
+        return list(out.values())
 
 
 def lexicon_source(folder: Path, config: Any) -> LexiconSource:
