@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -114,17 +115,22 @@ def test_config_validation(tmp_path):
         p.write_text(yaml.safe_dump(raw))
         with pytest.raises(RAQOError, match=msg):
             TrainConfig.from_yaml(p)
-    for preset in ("quick", "embedded", "paper"):
+    for preset in ("quick", "embedded", "embedded_gemma3", "paper"):
         assert TrainConfig.from_yaml(f"training/configs/{preset}.yaml") == TrainConfig.from_yaml(preset)
+    # the Gemma 3 preset is the embedded recipe on another base, nothing else
+    gemma, smol = TrainConfig.from_yaml("embedded_gemma3"), TrainConfig.from_yaml("embedded")
+    assert gemma.base_model == "gemma3_270m" and gemma == dataclasses.replace(smol, name="embedded_gemma3", base_model="gemma3_270m")
 
 
 def test_presets_resolve_by_name_from_any_folder(tmp_path, monkeypatch):
     from raqo_core.training.pipeline import preset_names
 
     monkeypatch.chdir(tmp_path)  # as an installed package: no repository around
-    assert preset_names() == ("embedded", "paper", "quick")
+    assert preset_names() == ("embedded", "embedded_gemma3", "paper", "quick")
     assert TrainConfig.from_yaml("quick").name == "quick" and TrainConfig.from_yaml("embedded.yaml").name == "embedded"
-    with pytest.raises(RAQOError, match="training config not found: 'quik'; expected a YAML file or a preset name: embedded, paper, quick"):
+    with pytest.raises(
+        RAQOError, match="training config not found: 'quik'; expected a YAML file or a preset name: embedded, embedded_gemma3, paper, quick"
+    ):
         TrainConfig.from_yaml("quik")
     with pytest.raises(RAQOError, match="not found: 'configs/quick.yaml'"):  # a path is a path, never a preset
         TrainConfig.from_yaml("configs/quick.yaml")
