@@ -30,7 +30,12 @@ def test_gemma3_converts_once_loads_as_gemma3_and_prompts_with_the_plain_templat
     assert type(lm.model).__name__ == "Gemma3ForCausalLM" and lm.model.config.vocab_size == 262144
     assert not getattr(lm.tokenizer, "chat_template", None)  # a base model: RAQO renders the plain template
     msgs = P.messages("a crimson orb left of a small blue square")
-    assert render_chat(lm.tokenizer, msgs, "Concepts:") == plain_template(msgs) + "Concepts:"
+    text = render_chat(lm.tokenizer, msgs, "Concepts:")
+    # after the <bos> Gemma's tokenizer adds by default (RAQO encodes prompts without special tokens, as llama.cpp's
+    # completion adds its own): exactly one BOS, first
+    assert text == plain_template(msgs, "<bos>") + "Concepts:"
+    ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert ids[0] == lm.tokenizer.bos_token_id and ids.count(lm.tokenizer.bos_token_id) == 1
 
 
 def test_gemma3_rewriter_never_loses_the_query():

@@ -159,6 +159,30 @@ def test_chat_template_renders_like_transformers(tiny_lm_dir):
         assert ChatTemplate(CHATML).render(msgs, P.response_prefix(mode)) == want  # the openai engine's default
 
 
+def test_the_plain_template_starts_with_the_bos_the_tokenizer_would_add():
+    from raqo_core.rewriter import prompt as P
+    from raqo_core.rewriter.engines.template import leading_bos, plain_template
+
+    class Tok:  # a tokenizer without a chat template that prepends BOS id 2 (as Gemma's, Llama's)
+        chat_template = None
+        bos_token, bos_token_id = "<bos>", 2
+
+        def __init__(self, adds=True):
+            self.adds = adds
+
+        def __call__(self, text, **kw):
+            return {"input_ids": ([2] if self.adds and kw.get("add_special_tokens", True) else []) + [7] * len(text.split())}
+
+    msgs = P.messages("a crimson orb")
+    assert leading_bos(Tok()) == "<bos>" and render_chat(Tok(), msgs, "Concepts:") == "<bos>" + plain_template(msgs) + "Concepts:"
+    assert leading_bos(Tok(adds=False)) == "" and render_chat(Tok(adds=False), msgs) == plain_template(msgs)
+    no_bos = Tok()
+    no_bos.bos_token = None
+    assert leading_bos(no_bos) == ""
+    # llama.cpp and HTTP servers add BOS to a completion prompt themselves: their plain template writes none
+    assert ChatTemplate(None, bos_token="<bos>").render(msgs, "Concepts:") == plain_template(msgs) + "Concepts:"
+
+
 def test_grammar_spans_are_word_aligned_in_the_query_s_casings():
     g = answer_grammar("A crimson ORB, left", "recot")
     assert 's0 ::= ("A" | "a") (" " s1)?' in g

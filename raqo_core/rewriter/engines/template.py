@@ -23,17 +23,35 @@ CHATML = (
 )
 
 
-def plain_template(messages: list[dict[str, str]]) -> str:
-    """The fallback for base models without a chat template (``Role: content`` lines)."""
-    return "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
+def plain_template(messages: list[dict[str, str]], bos_token: str = "") -> str:
+    """The fallback for base models without a chat template (``Role: content`` lines), after ``bos_token``."""
+    return bos_token + "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages) + "Assistant:"
+
+
+def leading_bos(tokenizer: Any) -> str:
+    """The BOS text a tokenizer puts before every text it encodes by default ("" when it puts none).
+
+    RAQO tokenizes rendered prompts with ``add_special_tokens=False``, as transformers does after
+    ``apply_chat_template`` (whose templates write ``{{ bos_token }}`` themselves), so the plain template must write it
+    too: Gemma, Llama and Mistral base models expect it, and llama.cpp adds it to the same prompt by itself.
+    """
+    bos, bos_id = getattr(tokenizer, "bos_token", None), getattr(tokenizer, "bos_token_id", None)
+    if not bos or bos_id is None:
+        return ""
+    try:
+        ids = tokenizer("a")["input_ids"]
+    except Exception:  # a tokenizer that cannot encode a plain string: no BOS to learn from it
+        return ""
+    return str(bos) if len(ids) and ids[0] == bos_id else ""
 
 
 def render_chat(tokenizer: Any, messages: list[dict[str, str]], prefix: str = "") -> str:
-    """Render a chat with a transformers tokenizer's template (plain fallback) and prefill ``prefix``."""
+    """Render a chat with a transformers tokenizer's template (plain fallback, after the BOS the tokenizer would add)
+    and prefill ``prefix``."""
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     else:
-        text = plain_template(messages)
+        text = plain_template(messages, leading_bos(tokenizer))
     return str(text) + prefix
 
 
