@@ -65,3 +65,65 @@ def recall_chart(rows: Mapping[str, Mapping[str, Any]], out: str | Path, title: 
         fig.savefig(fh, format="png", dpi=120)
     plt.close(fig)
     return out
+
+
+def register_grid(rows: Mapping[str, Mapping[str, Any]], direction: str = "t2i") -> tuple[list[str], list[str]]:
+    """Rows named ``"REGISTER: METHOD"`` → (registers, methods), each in first-seen order.
+
+    Raises ``ValueError`` naming the first row that is not ``"register: method"`` or has no figures for ``direction``.
+    """
+    registers: list[str] = []
+    methods: list[str] = []
+    for name, res in rows.items():
+        register, sep, method = name.partition(": ")
+        if not sep or not register or not method:
+            raise ValueError(f"row {name!r} is not named 'register: method' (e.g. 'user: NA')")
+        if not isinstance(res.get(direction), Mapping):
+            raise ValueError(f"row {name!r} has no {direction.upper()} figures")
+        registers += [register] if register not in registers else []
+        methods += [method] if method not in methods else []
+    return registers, methods
+
+
+def register_chart(rows: Mapping[str, Mapping[str, Any]], out: str | Path, title: str = "", direction: str = "t2i") -> Path:
+    """One panel per R@K; in each, the registers side by side and one bar per method (NA first, as the rows come).
+
+    Rows are named ``"register: method"`` (as ``raqo demo`` writes them). A method missing on a register leaves a
+    gap rather than a zero. Written atomically.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from raqo_core.io import atomic_open
+
+    registers, methods = register_grid(rows, direction)
+    cmap = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, len(KEYS), figsize=(4.6 * len(KEYS) + 1.8, 3.8), squeeze=False, sharey=True)
+    width = 0.8 / max(1, len(methods))
+    for ax, k in zip(axes[0], KEYS, strict=True):
+        for i, method in enumerate(methods):
+            xs, vals = [], []
+            for j, register in enumerate(registers):
+                res = rows.get(f"{register}: {method}")
+                if res is not None:
+                    xs.append(j + (i - (len(methods) - 1) / 2) * width)
+                    vals.append(float(res[direction].get(k, 0.0)))
+            bars = ax.bar(xs, vals, width, color=cmap(i % 10), label=method)
+            ax.bar_label(bars, fmt="%.0f", fontsize=6.5)
+        ax.set_xticks(range(len(registers)), registers)
+        ax.set_ylim(0, 105)
+        ax.set_title(f"{direction.upper()} {k}")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("recall (%)")
+    if title:
+        fig.suptitle(title)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i % 10)) for i in range(len(methods))]
+    fig.legend(handles, methods, fontsize=8, loc="center right", frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 1.8 / fig.get_figwidth(), 1))
+    out = Path(out)
+    with atomic_open(out, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
+    plt.close(fig)
+    return out
