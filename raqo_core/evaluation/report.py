@@ -40,8 +40,6 @@ def recall_chart(rows: Mapping[str, Mapping[str, Any]], out: str | Path, title: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from raqo_core.io import atomic_open
-
     panels = chart_panels(rows)
     colours = {name: plt.get_cmap("tab10" if len(rows) <= 10 else "tab20")(i) for i, name in enumerate(rows)}
     fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.5 * max(1, len(panels)) + 2.2, 3.8), squeeze=False)
@@ -57,9 +55,18 @@ def recall_chart(rows: Mapping[str, Mapping[str, Any]], out: str | Path, title: 
         ax.set_ylabel("recall (%)")
         ax.set_title(f"{title} — {d.upper()}")
         ax.grid(axis="y", alpha=0.3)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[n]) for n in rows]
-    fig.legend(handles, list(rows), fontsize=8, loc="center right", frameon=False)
-    fig.tight_layout(rect=(0, 0, 1 - 2.2 / fig.get_figwidth(), 1))
+    return _legend_and_save(fig, {n: colours[n] for n in rows}, 2.2, out)
+
+
+def _legend_and_save(fig: Any, colours: Mapping[str, Any], legend_inches: float, out: str | Path) -> Path:
+    """A legend of coloured boxes in a right-hand column ``legend_inches`` wide; the PNG written atomically."""
+    import matplotlib.pyplot as plt
+
+    from raqo_core.io import atomic_open
+
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    fig.legend(handles, list(colours), fontsize=8, loc="center right", frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - legend_inches / fig.get_figwidth(), 1))
     out = Path(out)
     with atomic_open(out, "wb") as fh:
         fig.savefig(fh, format="png", dpi=120)
@@ -96,8 +103,6 @@ def register_chart(rows: Mapping[str, Mapping[str, Any]], out: str | Path, title
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from raqo_core.io import atomic_open
-
     registers, methods = register_grid(rows, direction)
     cmap = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, len(KEYS), figsize=(4.6 * len(KEYS) + 1.8, 3.8), squeeze=False, sharey=True)
@@ -119,11 +124,4 @@ def register_chart(rows: Mapping[str, Mapping[str, Any]], out: str | Path, title
     axes[0][0].set_ylabel("recall (%)")
     if title:
         fig.suptitle(title)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i % 10)) for i in range(len(methods))]
-    fig.legend(handles, methods, fontsize=8, loc="center right", frameon=False)
-    fig.tight_layout(rect=(0, 0, 1 - 1.8 / fig.get_figwidth(), 1))
-    out = Path(out)
-    with atomic_open(out, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=120)
-    plt.close(fig)
-    return out
+    return _legend_and_save(fig, {m: cmap(i % 10) for i, m in enumerate(methods)}, 1.8, out)
