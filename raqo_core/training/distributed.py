@@ -14,6 +14,7 @@ Outside a launcher (no ``WORLD_SIZE`` or ``WORLD_SIZE=1``) every helper is a no-
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from collections.abc import Callable
@@ -79,8 +80,17 @@ def init_distributed() -> ProcessInfo:
             torch.cuda.set_device(info.local_rank)
         timeout = timedelta(seconds=_env_int("RAQO_DIST_TIMEOUT_S", DEFAULT_TIMEOUT_S))
         dist.init_process_group(backend="nccl" if cuda else "gloo", rank=info.rank, world_size=info.world_size, timeout=timeout)
+        atexit.register(_destroy_group)  # a group left to interpreter teardown can abort a process (SIGABRT in gloo)
         logger.info("joined the process group: rank %d of %d (%s)", info.rank, info.world_size, "nccl" if cuda else "gloo")
     return info
+
+
+def _destroy_group() -> None:
+    """Leave the process group this module created, before the interpreter tears down the backend's threads."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _group_ready() -> bool:
